@@ -1,0 +1,1 @@
+"""wxhub: the hub between WeChat and chain-store brands."""

@@ -1,0 +1,47 @@
+"""The web application factory: typed state, middleware, routes, paired set-up and tear-down."""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.db import open_database
+from hub.keys import metrics_key, redis_key, settings_key, vault_key
+from hub.metrics import Metrics
+from hub.middleware import error_middleware, request_context_middleware
+from hub.queue import create_queue_pool
+from hub.routes import setup_routes
+from hub.settings import Settings
+from hub.vault import load_vault
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the web application; resources open when it starts and close when it stops.
+
+    Raises:
+        ConfigError: the data key is missing or unusable.
+    """
+    app = web.Application(
+        client_max_size=settings.http.client_max_size_bytes,
+        middlewares=[request_context_middleware, error_middleware],
+    )
+    app[settings_key] = settings
+    app[vault_key] = load_vault(settings)
+    app[metrics_key] = Metrics()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
+    setup_routes(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    async with open_database(app[settings_key]):
+        yield
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    pool = await create_queue_pool(app[settings_key])
+    app[redis_key] = pool
+    try:
+        yield
+    finally:
+        await pool.aclose()

@@ -1,0 +1,1 @@
+"""The `wxhub` command line: running processes, migrations and brand set-up."""

@@ -1,0 +1,1 @@
+"""tortoise migrations of the hub app; written by `wxhub makemigrations`."""

@@ -1,0 +1,1 @@
+"""WeChat protocol code: formats, signatures, crypto and API clients; no business rules."""

@@ -1,0 +1,1 @@
+"""arq worker tasks, one module per effect."""

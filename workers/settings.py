@@ -1,0 +1,101 @@
+"""The arq worker: its tasks, schedule and lifecycle. `build_worker` is the entry point.
+
+The caller opens the database (hub.db.open_database) around the worker's run, in its own
+task; on_startup only builds the shared dependencies and starts announcing the worker.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+from redis.exceptions import RedisError
+
+from hub import worker_presence
+from hub.queue import QUEUE_NAME, deserialize_job, redis_settings, serialize_job
+from hub.settings import Settings
+from hub.vault import load_vault
+from workers.context import WorkerDeps, deps
+from workers.maintenance import prune_worker_presence
+
+log = logging.getLogger(__name__)
+
+# How long a stopping worker lets running jobs finish before cancelling them (they are retried).
+STOP_GRACE_S = 10.0
+# Job results are kept this long for inspection; effects are guarded by rows, not by results.
+_KEEP_RESULT_S = 3600
+
+CRON_JOBS = [
+    # Once a minute across the fleet (arq runs a cron job on one worker per tick).
+    cron(prune_worker_presence, second=0, run_at_startup=True, timeout=30),
+]
+
+
+def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+    """An arq worker for these settings; signals are handled by the caller (see stop_worker).
+
+    Raises:
+        ConfigError: no usable Redis URL.
+    """
+    return Worker(
+        functions=[],
+        cron_jobs=CRON_JOBS,
+        queue_name=QUEUE_NAME,
+        redis_settings=redis_settings(settings),
+        burst=burst,
+        handle_signals=False,
+        on_startup=_on_startup,
+        on_shutdown=_on_shutdown,
+        max_jobs=settings.worker.max_jobs,
+        job_timeout=settings.worker.job_timeout_s,
+        keep_result=_KEEP_RESULT_S,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        ctx={"settings": settings},
+    )
+
+
+async def stop_worker(worker: Worker, grace_s: float = STOP_GRACE_S) -> None:
+    """Stop taking jobs, give running ones `grace_s` to finish, then close the worker."""
+    worker.allow_pick_jobs = False
+    running = [task for task in worker.tasks.values() if not task.done()]
+    if running:
+        await asyncio.wait(running, timeout=grace_s)
+    await worker.close()
+
+
+async def _on_startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    worker = WorkerDeps(settings, load_vault(settings), ctx["redis"], worker_id)
+    ctx["deps"] = worker
+    await worker_presence.announce(worker.redis, worker_id, time.time())
+    ctx["heartbeat"] = asyncio.create_task(_announce_forever(worker), name="worker-heartbeat")
+    log.info("worker %s started", worker_id)
+
+
+async def _on_shutdown(ctx: dict[str, Any]) -> None:
+    heartbeat: asyncio.Task[None] = ctx["heartbeat"]
+    heartbeat.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await heartbeat
+    worker = deps(ctx)
+    await worker_presence.withdraw(worker.redis, worker.worker_id)
+    log.info("worker %s stopped", worker.worker_id)
+
+
+async def _announce_forever(worker: WorkerDeps) -> None:
+    interval = worker.settings.worker.heartbeat_interval_s
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await worker_presence.announce(worker.redis, worker.worker_id, time.time())
+        except (RedisError, OSError) as exc:
+            # Redis is away for a moment; the worker itself notices and logs, keep trying.
+            log.warning("worker heartbeat failed: %s", exc)
