@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from arq.worker import Worker
 from redis.asyncio import Redis
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import get_current_context
 
 from hub import db as hub_db
@@ -84,7 +85,15 @@ async def create_postgres_database(base_url: str, name: str) -> str:
     return f"{base_url}/{name}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_query_cache() -> None:
+    """Forget tortoise's cached SQL: it is keyed by connection name and table, not by dialect,
+    so SQL built for SQLite would be reused on PostgreSQL (production runs one backend)."""
+    EXECUTOR_CACHE.clear()
+
+
 async def _migrate(settings: Settings) -> None:
+    EXECUTOR_CACHE.clear()
     async with hub_db.open_database(settings):
         await hub_db.migrate()
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from arq import cron
+from arq.cron import CronJob
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
@@ -31,10 +32,13 @@ STOP_GRACE_S = 10.0
 # Job results are kept this long for inspection; effects are guarded by rows, not by results.
 _KEEP_RESULT_S = 3600
 
-CRON_JOBS = [
-    # Once a minute across the fleet (arq runs a cron job on one worker per tick).
-    cron(prune_worker_presence, second=0, run_at_startup=True, timeout=30),
-]
+
+def cron_jobs() -> list[CronJob]:
+    """The schedule, built per worker: arq keeps each job's next run on the CronJob itself."""
+    return [
+        # Once a minute across the fleet (arq runs a cron job on one worker per tick).
+        cron(prune_worker_presence, second=0, run_at_startup=True, timeout=30),
+    ]
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
@@ -45,7 +49,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     """
     return Worker(
         functions=[],
-        cron_jobs=CRON_JOBS,
+        cron_jobs=cron_jobs(),
         queue_name=QUEUE_NAME,
         redis_settings=redis_settings(settings),
         burst=burst,
