@@ -39,8 +39,14 @@ class _Section(BaseModel):
 class HttpSettings(_Section):
     host: str
     port: int = Field(ge=0, le=65535)
+    # How WeChat and browsers reach this hub (notify_url, QR codes); empty: http://host:port.
+    public_url: str = ""
     client_max_size_bytes: int = Field(gt=0)
     shutdown_timeout_s: float = Field(gt=0)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 class DatabaseSettings(_Section):
@@ -70,6 +76,27 @@ class LoggingSettings(_Section):
     format: Literal["json", "text"]
 
 
+class WeChatSettings(_Section):
+    """Where WeChat's servers are: the real hosts, or the local simulator."""
+
+    api_base_url: str
+    work_base_url: str
+    pay_base_url: str
+    request_timeout_s: float = Field(gt=0)
+    # Attempts per call on network errors, HTTP 5xx and errcode -1 (system busy).
+    max_attempts: int = Field(ge=1, le=10)
+
+
+class SimulatorSettings(_Section):
+    """The local WeChat simulator that `wxhub run` starts when enabled."""
+
+    enabled: bool
+    host: str
+    port: int = Field(ge=0, le=65535)
+    # WeChat's retry schedules run this many times faster (15 s becomes 15 ms at 1000).
+    time_scale: float = Field(ge=1)
+
+
 class WorkerSettings(_Section):
     max_jobs: int = Field(gt=0)
     job_timeout_s: float = Field(gt=0)
@@ -85,6 +112,8 @@ class Settings(_Section):
     security: SecuritySettings
     logging: LoggingSettings
     worker: WorkerSettings
+    wechat: WeChatSettings
+    simulator: SimulatorSettings
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -94,7 +94,7 @@ async def test_brand_region_store_are_created_and_audited(
     assert store.region.code == "east"
     assert store.status is StoreStatus.OPEN
     assert store.opening_hours == "10:00-22:00"
-    actions = await AuditLog.filter(brand=brand).order_by("id").values_list("action", flat=True)
+    actions = [entry.action for entry in await AuditLog.filter(brand=brand).order_by("id")]
     assert actions == ["brand.create", "region.create", "store.create"]
     entry = await AuditLog.get(action="store.create")
     assert entry.actor_type is ActorType.CLI
