@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from hub.errors import StartupError
 
 log = logging.getLogger(__name__)
 
+PID_FILE = "redis.pid"
 # Linux limits unix socket paths to 107 bytes; stay clear of it.
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT_S = 10.0
@@ -61,6 +64,8 @@ def server_arguments(directory: Path) -> tuple[list[str], str]:
         "",
         "--daemonize",
         "no",
+        "--pidfile",
+        str(directory / PID_FILE),
         "--logfile",
         str(directory / "redis.log"),
     ]
@@ -69,6 +74,46 @@ def server_arguments(directory: Path) -> tuple[list[str], str]:
         return [*listen, *common], f"unix://{socket_path}"
     port = free_tcp_port()
     return ["--bind", "127.0.0.1", "--port", str(port), *common], f"redis://127.0.0.1:{port}/0"
+
+
+def _recorded_redis_pid(pid_file: Path) -> int | None:
+    """The pid in the file if it is a running redis-server (pids get reused)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"redis-server" in command and is_running(pid) else None
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the parenthesised command name, which may contain spaces.
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def stop_orphan(directory: Path) -> None:
+    """Stop a redis-server left serving `directory` by a hub that was killed.
+
+    The caller holds the data directory's lock, so a live server recorded in its pid file
+    can only be an orphan of an earlier run of ours.
+    """
+    pid = _recorded_redis_pid(directory / PID_FILE)
+    if pid is None:
+        return
+    log.warning("stopping redis-server %d left running by an earlier wxhub run", pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(int(_STOP_TIMEOUT_S / 0.05)):
+        if not is_running(pid):
+            return
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 class EmbeddedRedis:
@@ -93,6 +138,7 @@ class EmbeddedRedis:
                 "or set WXHUB_REDIS__URL to a running server"
             )
         self.directory.mkdir(parents=True, exist_ok=True)
+        await stop_orphan(self.directory)
         arguments, self.url = server_arguments(self.directory)
         self._process = await asyncio.create_subprocess_exec(
             binary,

@@ -31,8 +31,9 @@ STAMP="$VENV/.wxhub-install-stamp"
 WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16) $EXTRAS"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "bootstrap: installing wxhub[$EXTRAS] with pinned dependencies" >&2
+    # (This machine's pip configuration names local indexes that may be absent: drop that noise.)
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -c "$ROOT/constraints.txt" -e "$ROOT[$EXTRAS]"
+        -c "$ROOT/constraints.txt" -e "$ROOT[$EXTRAS]" 2> >(grep -v "is ignored: it is neither" >&2)
     echo "$WANT" >"$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
