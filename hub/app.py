@@ -4,14 +4,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from hub.accounts import Accounts
+from hub.callbacks.sources import Intakes
 from hub.db import open_database
-from hub.keys import metrics_key, redis_key, settings_key, vault_key
+from hub.keys import accounts_key, intakes_key, metrics_key, redis_key, settings_key, vault_key
 from hub.metrics import Metrics
 from hub.middleware import error_middleware, request_context_middleware
 from hub.queue import create_queue_pool
 from hub.routes import setup_routes
 from hub.settings import Settings
 from hub.vault import load_vault
+from hub.wechat.api import WeChatHttp, wechat_session
+from hub.wechat.tokens import TokenBroker
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -29,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     app[metrics_key] = Metrics()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_wechat)
     setup_routes(app)
     return app
 
@@ -45,3 +50,12 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await pool.aclose()
+
+
+async def _wechat(app: web.Application) -> AsyncIterator[None]:
+    async with wechat_session() as session:
+        http = WeChatHttp(session, app[settings_key].wechat)
+        accounts = Accounts(app[vault_key], http, TokenBroker(app[redis_key], app[vault_key]))
+        app[accounts_key] = accounts
+        app[intakes_key] = Intakes.build(accounts)
+        yield

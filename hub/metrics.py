@@ -28,5 +28,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.callbacks = Counter(
+            "wxhub_callbacks",
+            "Callbacks by source and result: accepted, duplicate, rejected, failed (processing)",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.callbacks_rejected = Counter(
+            "wxhub_callbacks_rejected",
+            "Callbacks refused before storing, by source and reason",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.callback_processing = Histogram(
+            "wxhub_callback_processing_seconds",
+            "Time to process a stored callback inline (before answering WeChat)",
+            ["source"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

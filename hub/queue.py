@@ -1,6 +1,7 @@
 """The arq queue on Redis: connection settings, JSON job serialisation, the shared pool."""
 
 import json
+from enum import StrEnum
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -9,6 +10,17 @@ from hub.errors import ConfigError
 from hub.settings import Settings
 
 QUEUE_NAME = "wxhub:queue"
+
+
+class TaskName(StrEnum):
+    """Every task a worker runs, by the name jobs carry (wire data: never rename one)."""
+
+    # Retry or replay one stored callback (hub.callbacks.pipeline).
+    PROCESS_CALLBACK = "process_callback"
+    # Outbox follow-ups; each takes the outbox row id.
+    SYNC_CHANNELS_ORDER = "sync_channels_order"
+    LINK_CONTACT_MEMBER = "link_contact_member"
+    WELCOME_CONTACT = "welcome_contact"
 
 
 def serialize_job(job: dict[str, Any]) -> bytes:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import Redis
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -17,6 +18,7 @@ from tortoise.context import get_current_context
 
 from hub import db as hub_db
 from hub.app import create_app
+from hub.queue import create_queue_pool
 from hub.settings import Settings, load_settings
 from tests.servers import PostgresServer, RedisServer
 from workers.settings import build_worker
@@ -172,6 +174,16 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def queue(settings: Settings, redis: Redis) -> AsyncIterator[ArqRedis]:
+    """The queue as the app and workers see it (arq's pool on the session's Redis)."""
+    pool = await create_queue_pool(settings)
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from hub.accounts import Accounts
 from hub.settings import Settings
 from hub.vault import Vault
 
@@ -14,6 +15,8 @@ class WorkerDeps:
     settings: Settings
     vault: Vault
     redis: ArqRedis
+    # The brands' WeChat accounts and their API clients (one HTTP session per worker).
+    accounts: Accounts
     # hostname:pid:random, announced in the worker presence set.
     worker_id: str
 

@@ -13,17 +13,24 @@ import socket
 import time
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.cron import CronJob
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from hub import worker_presence
-from hub.queue import QUEUE_NAME, deserialize_job, redis_settings, serialize_job
+from hub.accounts import Accounts
+from hub.queue import QUEUE_NAME, TaskName, deserialize_job, redis_settings, serialize_job
 from hub.settings import Settings
 from hub.vault import load_vault
+from hub.wechat.api import WeChatHttp, wechat_session
+from hub.wechat.tokens import TokenBroker
+from workers.callbacks import process_callback, retry_callbacks
+from workers.channels_orders import sync_channels_order
+from workers.contact_welcome import link_contact_member, welcome_contact
 from workers.context import WorkerDeps, deps
 from workers.maintenance import prune_worker_presence
+from workers.outbox_relay import MAX_TRIES, relay_outbox
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +40,25 @@ STOP_GRACE_S = 10.0
 _KEEP_RESULT_S = 3600
 
 
+# Every task by its wire name; outbox tasks retry themselves (workers.outbox_relay.MAX_TRIES).
+FUNCTIONS = [
+    func(process_callback, name=TaskName.PROCESS_CALLBACK.value, max_tries=1),
+    func(sync_channels_order, name=TaskName.SYNC_CHANNELS_ORDER.value, max_tries=MAX_TRIES),
+    func(link_contact_member, name=TaskName.LINK_CONTACT_MEMBER.value, max_tries=MAX_TRIES),
+    # The welcome is only accepted within 20 s: two quick tries at most.
+    func(welcome_contact, name=TaskName.WELCOME_CONTACT.value, max_tries=2, timeout=15),
+]
+
+
 def cron_jobs() -> list[CronJob]:
-    """The schedule, built per worker: arq keeps each job's next run on the CronJob itself."""
+    """The schedule, built per worker: arq keeps each job's next run on the CronJob itself.
+
+    arq runs each cron tick on one worker of the fleet.
+    """
     return [
-        # Once a minute across the fleet (arq runs a cron job on one worker per tick).
         cron(prune_worker_presence, second=0, run_at_startup=True, timeout=30),
+        cron(retry_callbacks, second=30, run_at_startup=True, timeout=60),
+        cron(relay_outbox, second={15, 45}, run_at_startup=True, timeout=60),
     ]
 
 
@@ -48,7 +69,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         ConfigError: no usable Redis URL.
     """
     return Worker(
-        functions=[],
+        functions=FUNCTIONS,
         cron_jobs=cron_jobs(),
         queue_name=QUEUE_NAME,
         redis_settings=redis_settings(settings),
@@ -77,7 +98,12 @@ async def stop_worker(worker: Worker, grace_s: float = STOP_GRACE_S) -> None:
 async def _on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-    worker = WorkerDeps(settings, load_vault(settings), ctx["redis"], worker_id)
+    vault = load_vault(settings)
+    session = ctx["http_session"] = wechat_session()
+    accounts = Accounts(
+        vault, WeChatHttp(session, settings.wechat), TokenBroker(ctx["redis"], vault)
+    )
+    worker = WorkerDeps(settings, vault, ctx["redis"], accounts, worker_id)
     ctx["deps"] = worker
     await worker_presence.announce(worker.redis, worker_id, time.time())
     ctx["heartbeat"] = asyncio.create_task(_announce_forever(worker), name="worker-heartbeat")
@@ -89,6 +115,7 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
     heartbeat.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await heartbeat
+    await ctx["http_session"].close()
     worker = deps(ctx)
     await worker_presence.withdraw(worker.redis, worker.worker_id)
     log.info("worker %s stopped", worker.worker_id)

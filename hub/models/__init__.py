@@ -7,4 +7,11 @@ MODEL_MODULES = [
     "hub.models.account",
     "hub.models.api_key",
     "hub.models.audit",
+    "hub.models.inbox",
+    "hub.models.outbox",
+    "hub.models.order",
+    "hub.models.points",
+    "hub.models.subscription",
+    "hub.models.contact",
+    "hub.models.channels_order",
 ]

@@ -33,6 +33,10 @@ class Member(Model):
         "hub.Staff", related_name="guided_members", null=True, on_delete=fields.SET_NULL
     )
     guide_id: int | None
+    # Changed only together with a points_entry row (hub.services.points).
+    points_balance = fields.IntField(default=0)
+    # Paid minus refunded, in fen, over the member's whole history.
+    total_spend_fen = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

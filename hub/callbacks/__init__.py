@@ -1,0 +1,1 @@
+"""The path of every WeChat callback: verify, parse, record, process, answer, flush."""

@@ -1,0 +1,28 @@
+"""Each callback source: how its requests are verified and parsed into envelopes."""
+
+from dataclasses import dataclass
+
+from hub.accounts import Accounts
+from hub.callbacks.sources.message_push import ChannelsIntake, MiniProgramIntake, WecomIntake
+from hub.callbacks.sources.wechat_pay import PayV2Intake, PayV3Intake
+
+
+@dataclass(frozen=True)
+class Intakes:
+    """The intake of every source, built once per web process."""
+
+    pay_v3: PayV3Intake
+    pay_v2: PayV2Intake
+    miniprogram: MiniProgramIntake
+    channels: ChannelsIntake
+    wecom: WecomIntake
+
+    @classmethod
+    def build(cls, accounts: Accounts) -> "Intakes":
+        return cls(
+            pay_v3=PayV3Intake(accounts),
+            pay_v2=PayV2Intake(accounts),
+            miniprogram=MiniProgramIntake(accounts),
+            channels=ChannelsIntake(accounts),
+            wecom=WecomIntake(accounts),
+        )

@@ -1,0 +1,199 @@
+"""Message pushes of the mini-program, the Channels shop and WeCom (protocols §3-§5).
+
+One crypto (WXBizMsgCrypt) for all three; what differs is how the account is found, how the
+URL is verified (WeCom's echostr is encrypted) and what makes two pushes the same event.
+"""
+
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hub.accounts import Accounts, PushAccount
+from hub.callbacks.envelope import Envelope
+from hub.callbacks.intake import VerifiableIntake
+from hub.errors import PayloadError, SignatureError, UnknownAccountError
+from hub.models.inbox import CallbackSource
+from hub.wechat.message_crypto import PushCrypto, PushQuery
+
+# Subscription events wrap their items; JSON puts them under "List", an object for one item
+# and an array for several, and some payloads use the wrapper's name (protocols §3.8).
+SUBSCRIPTION_WRAPPERS = {
+    "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+    "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+    "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
+}
+
+
+def create_time(fields: dict[str, Any]) -> datetime:
+    """CreateTime as an aware datetime; documented as a string, sent as a number (§3.8).
+
+    Raises:
+        PayloadError: missing or not a number of seconds.
+    """
+    value = fields.get("CreateTime")
+    try:
+        return datetime.fromtimestamp(int(str(value)), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise PayloadError("missing_field", "CreateTime is missing or malformed") from None
+
+
+def event_name(fields: dict[str, Any]) -> str:
+    """The event type: the Event of an event push, else the message type (text, image …)."""
+    msg_type = str(fields.get("MsgType") or "")
+    if msg_type == "event":
+        event = fields.get("Event")
+        if not isinstance(event, str) or not event:
+            raise PayloadError("missing_field", "Event is missing")
+        return event
+    if not msg_type:
+        raise PayloadError("missing_field", "MsgType is missing")
+    return msg_type
+
+
+def subscription_items(fields: dict[str, Any], event: str) -> list[dict[str, Any]]:
+    """The items of a subscription event, always as a list."""
+    wrapper = SUBSCRIPTION_WRAPPERS[event]
+    container = fields.get(wrapper, fields)
+    if isinstance(container, dict) and "List" in container:
+        items = container["List"]
+    else:
+        items = container if isinstance(container, list) else fields.get("List", [])
+    items = [items] if isinstance(items, dict) else items
+    return [item for item in items if isinstance(item, dict)]
+
+
+class PushIntake(VerifiableIntake):
+    """GET (URL verification) and POST (events) of one kind of push account."""
+
+    def __init__(self, lookup: Callable[[str], Awaitable[PushAccount | None]]) -> None:
+        self._lookup = lookup
+
+    async def account(self, request: web.Request) -> tuple[PushAccount, PushCrypto]:
+        """The account the URL names, with its push crypto.
+
+        Raises:
+            UnknownAccountError: no such account.
+            SignatureError: the account has no push Token, so nothing can be verified.
+        """
+        account = await self._lookup(request.match_info["account"])
+        if account is None:
+            raise UnknownAccountError("unknown_account")
+        if account.crypto is None:
+            raise SignatureError("push_not_configured")
+        return account, account.crypto
+
+    async def verify_url(self, request: web.Request) -> str:
+        """The body that proves to WeChat that this URL is ours (the echostr, per source)."""
+        _account, crypto = await self.account(request)
+        return crypto.verify_url(PushQuery.from_query_string(request.query_string))
+
+    async def parse(self, request: web.Request, body: bytes) -> Envelope:
+        account, crypto = await self.account(request)
+        query = PushQuery.from_query_string(request.query_string)
+        push = crypto.open_push(body, query, max_bytes=self.max_bytes)
+        fields = push.fields
+        event = event_name(fields)
+        payload = self.payload(event, fields)
+        if not push.receiver_matches:
+            payload["_receive_id"] = push.receive_id
+        return Envelope(
+            source=self.source,
+            account=account.account_id,
+            brand_id=account.brand_id,
+            event_type=event,
+            event_key=self.event_key(event, fields),
+            occurred_at=create_time(fields),
+            payload=payload,
+        )
+
+    def payload(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields to keep, normalised where WeChat's formats vary."""
+        if event in SUBSCRIPTION_WRAPPERS:
+            return {**fields, "items": subscription_items(fields, event)}
+        return dict(fields)
+
+    @abstractmethod
+    def event_key(self, event: str, fields: dict[str, Any]) -> str:
+        """What makes two deliveries of this source the same event."""
+
+    def success(self) -> web.Response:
+        # "success" (or an empty body) needs no encryption (§3.6).
+        return web.Response(text="success")
+
+    def failure(self, status: int, reason: str) -> web.Response:
+        return web.json_response({"reason": reason}, status=status)
+
+
+def _default_key(event: str, fields: dict[str, Any]) -> str:
+    # MsgId when present, else FromUserName + CreateTime + Event (§3.6).
+    if fields.get("MsgId"):
+        return f"msg:{fields['MsgId']}"
+    return f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{event}"
+
+
+class MiniProgramIntake(PushIntake):
+    """GET|POST /callbacks/miniprogram/{appid}."""
+
+    source = CallbackSource.MINIPROGRAM
+
+    def __init__(self, accounts: Accounts) -> None:
+        super().__init__(accounts.miniprogram)
+
+    def event_key(self, event: str, fields: dict[str, Any]) -> str:
+        return _default_key(event, fields)
+
+
+class ChannelsIntake(PushIntake):
+    """GET|POST /callbacks/channels/{appid}."""
+
+    source = CallbackSource.CHANNELS
+
+    def __init__(self, accounts: Accounts) -> None:
+        super().__init__(accounts.channels_shop)
+
+    def payload(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
+        payload = super().payload(event, fields)
+        # order_id exceeds 2^53 and has been seen both as a number and a string (§5.1).
+        for section in ("order_info", "finder_shop_aftersale_status_update"):
+            if isinstance(payload.get(section), dict):
+                payload[section] = {
+                    name: str(value) if name.endswith("order_id") else value
+                    for name, value in payload[section].items()
+                }
+        return payload
+
+    def event_key(self, event: str, fields: dict[str, Any]) -> str:
+        aftersale = fields.get("finder_shop_aftersale_status_update")
+        if isinstance(aftersale, dict) and aftersale.get("after_sale_order_id"):
+            return f"aftersale:{aftersale['after_sale_order_id']}:{aftersale.get('status', '')}"
+        order = fields.get("order_info")
+        if isinstance(order, dict) and order.get("order_id"):
+            return f"order:{order['order_id']}:{event}"
+        return _default_key(event, fields)
+
+
+class WecomIntake(PushIntake):
+    """GET|POST /callbacks/wecom/{corpid}."""
+
+    source = CallbackSource.WECOM
+
+    def __init__(self, accounts: Accounts) -> None:
+        super().__init__(accounts.wecom)
+
+    async def verify_url(self, request: web.Request) -> str:
+        # WeCom's echostr is encrypted: the answer is its decryption (§4.1).
+        _account, crypto = await self.account(request)
+        return crypto.verify_wecom_url(PushQuery.from_query_string(request.query_string))
+
+    def event_key(self, event: str, fields: dict[str, Any]) -> str:
+        if event == "change_external_contact":
+            # ChangeType + UserID + ExternalUserID + CreateTime (§4.1).
+            parts = [
+                fields.get(name, "")
+                for name in ("ChangeType", "UserID", "ExternalUserID", "CreateTime")
+            ]
+            return "contact:" + ":".join(str(part) for part in parts)
+        return _default_key(event, fields)

@@ -1,0 +1,74 @@
+"""The points ledger: a member's balance changes only together with a ledger row.
+
+Lock order: the member row first (select_for_update), then anything else. Every change has an
+idempotency key (unique), so the same change applied twice — or concurrently — lands once.
+"""
+
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from hub.errors import InvalidValueError
+from hub.models.member import Member
+from hub.models.points import PointsEntry, PointsKind
+
+# The default earning rule until brands configure their own (membership issue): one point per
+# whole yuan paid.
+FEN_PER_POINT = 100
+
+
+@dataclass(frozen=True)
+class PointsChange:
+    member_id: int
+    kind: PointsKind
+    delta: int
+    idempotency_key: str
+    reason: str = ""
+    store_id: int | None = None
+    guide_id: int | None = None
+
+
+def points_for_amount(amount_fen: int) -> int:
+    """Points earned by paying `amount_fen` under the default rule."""
+    return max(0, amount_fen) // FEN_PER_POINT
+
+
+async def apply_change(change: PointsChange) -> PointsEntry | None:
+    """Apply one change; returns its entry, or None if a change with the key exists already.
+
+    A negative change never takes the balance below zero: it is capped at the balance, and the
+    entry records both what was asked and what was taken (the shortfall).
+
+    Raises:
+        InvalidValueError: a zero change, or an unknown member.
+    """
+    if change.delta == 0:
+        raise InvalidValueError("delta", "must not be zero")
+    async with in_transaction():
+        if await PointsEntry.exists(idempotency_key=change.idempotency_key):
+            return None
+        member = await Member.select_for_update().get_or_none(id=change.member_id)
+        if member is None:
+            raise InvalidValueError("member", f"no member {change.member_id}")
+        delta = max(change.delta, -member.points_balance)
+        try:
+            async with in_transaction():
+                entry = await PointsEntry.create(
+                    brand_id=member.brand_id,
+                    member=member,
+                    kind=change.kind,
+                    delta=delta,
+                    requested_delta=change.delta,
+                    balance_after=member.points_balance + delta,
+                    store_id=change.store_id,
+                    guide_id=change.guide_id,
+                    reason=change.reason[:128],
+                    idempotency_key=change.idempotency_key,
+                )
+        except IntegrityError:
+            # The same key committed by a concurrent writer after our exists() check.
+            return None
+        member.points_balance += delta
+        await member.save(update_fields=["points_balance", "updated_at"])
+    return entry
