@@ -68,9 +68,12 @@ class Processed:
 
 
 async def process(
-    inbox_id: int, vault: Vault, queue: outbox.Enqueuer, events: EventTable = EVENTS
+    inbox_id: int, vault: Vault, queue: outbox.Enqueuer | None, events: EventTable = EVENTS
 ) -> Processed:
     """Process one stored callback once; a done or ignored row is left as it is.
+
+    Follow-ups are handed to `queue` after the commit; without a queue they wait for the
+    relay_outbox cron.
 
     Raises:
         LookupError: no inbox row with this id.
@@ -90,7 +93,8 @@ async def process(
         row.last_error = None
         row.processed_at = datetime.now(UTC)
         await row.save()
-    await outbox.flush(added, queue)
+    if queue is not None:
+        await outbox.flush(added, queue)
     return Processed(row.status, row.outcome)
 
 
