@@ -4,9 +4,12 @@ Credentials are opened once and cached for a short while (so updates made with
 `wxhub account set-*` arrive within minutes); API clients are built on demand.
 """
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, WecomCorp
 from hub.services.accounts import sealed_column
@@ -24,6 +27,9 @@ from hub.wechat.wecom_api import WecomApi
 
 # How long opened credentials are reused before they are read again.
 CACHE_TTL_S = 120.0
+# Unknown ids are remembered too (a flood of made-up ids must not hit the database each time);
+# the cache is emptied when it grows past this, so made-up ids cannot exhaust memory.
+CACHE_MAX_ENTRIES = 10_000
 
 T = TypeVar("T")
 
@@ -64,6 +70,8 @@ class _Cache(Generic[T]):
         return True, entry[1]
 
     def put(self, key: str, value: T | None) -> None:
+        if len(self._entries) >= CACHE_MAX_ENTRIES:
+            self._entries.clear()
         self._entries[key] = (time.monotonic() + self._ttl_s, value)
 
 
@@ -81,6 +89,9 @@ class Accounts:
         # Platform certificates outlive the credential cache: they are valid for years, and
         # downloading them again every few minutes would be waste.
         self._platform_keys: dict[str, PlatformKeys] = {}
+        # Parsing an RSA key takes tens of milliseconds (cryptography checks it): a merchant's
+        # key is parsed again only when it changes.
+        self._private_keys: dict[str, RSAPrivateKey] = {}
 
     async def pay(self, mchid: str) -> PayAccount | None:
         found, account = self._pay.get(mchid)
@@ -157,11 +168,7 @@ class Accounts:
             brand_id=row.brand_id,
             mchid=row.mchid,
             appid=row.appid,
-            merchant=MerchantKey(
-                row.mchid,
-                row.merchant_serial_no,
-                load_private_key(self._secret(row, "private_key_sealed")),
-            ),
+            merchant=MerchantKey(row.mchid, row.merchant_serial_no, self._private_key(row)),
             api_v3_key=self._secret(row, "api_v3_key_sealed"),
             api_v2_key=self._optional_secret(row, "api_v2_key_sealed"),
             public_key_id=row.platform_public_key_id,
@@ -169,6 +176,13 @@ class Accounts:
         )
         holder["api"] = self.pay_api(account)
         return account
+
+    def _private_key(self, row: PayMerchant) -> RSAPrivateKey:
+        pem = self._secret(row, "private_key_sealed")
+        fingerprint = hashlib.sha256(pem.encode()).hexdigest()
+        if fingerprint not in self._private_keys:
+            self._private_keys[fingerprint] = load_private_key(pem)
+        return self._private_keys[fingerprint]
 
     async def _open_miniprogram(self, appid: str) -> PushAccount | None:
         row = await MiniProgramApp.get_or_none(appid=appid)

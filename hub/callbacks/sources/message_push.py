@@ -4,6 +4,7 @@ One crypto (WXBizMsgCrypt) for all three; what differs is how the account is fou
 URL is verified (WeCom's echostr is encrypted) and what makes two pushes the same event.
 """
 
+import logging
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from hub.callbacks.intake import VerifiableIntake
 from hub.errors import PayloadError, SignatureError, UnknownAccountError
 from hub.models.inbox import CallbackSource
 from hub.wechat.message_crypto import PushCrypto, PushQuery
+
+log = logging.getLogger(__name__)
 
 # Subscription events wrap their items; JSON puts them under "List", an object for one item
 # and an array for several, and some payloads use the wrapper's name (protocols §3.8).
@@ -65,6 +68,15 @@ def subscription_items(fields: dict[str, Any], event: str) -> list[dict[str, Any
     return [item for item in items if isinstance(item, dict)]
 
 
+def raw_query(request: web.Request) -> PushQuery:
+    """The push's query parameters from the raw query string.
+
+    aiohttp's decoded query turns an unescaped "+" into a space, which breaks base64 values
+    such as echostr and signatures (protocols §3.9).
+    """
+    return PushQuery.from_query_string(request.rel_url.raw_query_string)
+
+
 class PushIntake(VerifiableIntake):
     """GET (URL verification) and POST (events) of one kind of push account."""
 
@@ -88,17 +100,25 @@ class PushIntake(VerifiableIntake):
     async def verify_url(self, request: web.Request) -> str:
         """The body that proves to WeChat that this URL is ours (the echostr, per source)."""
         _account, crypto = await self.account(request)
-        return crypto.verify_url(PushQuery.from_query_string(request.query_string))
+        return crypto.verify_url(raw_query(request))
 
     async def parse(self, request: web.Request, body: bytes) -> Envelope:
         account, crypto = await self.account(request)
-        query = PushQuery.from_query_string(request.query_string)
+        query = raw_query(request)
         push = crypto.open_push(body, query, max_bytes=self.max_bytes)
         fields = push.fields
         event = event_name(fields)
         payload = self.payload(event, fields)
         if not push.receiver_matches:
+            # Only the Channels shop accepts a mismatch (its receive id is unconfirmed, §5.1):
+            # kept with the event and logged, so the real value can be learned.
             payload["_receive_id"] = push.receive_id
+            log.info(
+                "%s push for %s carried receive id %r",
+                self.source.value,
+                account.account_id,
+                push.receive_id,
+            )
         return Envelope(
             source=self.source,
             account=account.account_id,
@@ -186,7 +206,7 @@ class WecomIntake(PushIntake):
     async def verify_url(self, request: web.Request) -> str:
         # WeCom's echostr is encrypted: the answer is its decryption (§4.1).
         _account, crypto = await self.account(request)
-        return crypto.verify_wecom_url(PushQuery.from_query_string(request.query_string))
+        return crypto.verify_wecom_url(raw_query(request))
 
     def event_key(self, event: str, fields: dict[str, Any]) -> str:
         if event == "change_external_contact":
