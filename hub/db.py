@@ -7,16 +7,17 @@ SQLite is the embedded default, PostgreSQL the production database; one migratio
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext, get_current_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.writer import MigrationWriter, format_migration_name
+from tortoise.transactions import in_transaction
 
 from hub.models import MODEL_MODULES
 from hub.settings import Settings
@@ -81,6 +82,19 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
 
 def connection() -> BaseDBAsyncClient:
     return get_connection(CONNECTION)
+
+
+def atomic() -> AbstractAsyncContextManager[object]:
+    """A transaction, or — when the caller already runs in one — simply that transaction.
+
+    Services use it so that they are atomic on their own and cheap inside a caller's
+    transaction: a nested in_transaction() costs a SAVEPOINT and a RELEASE round trip. Where
+    a failure must be caught without aborting the caller's transaction (an IntegrityError on
+    PostgreSQL), use in_transaction() for its savepoint.
+    """
+    if isinstance(connection(), TransactionalDBClient):
+        return nullcontext()
+    return in_transaction(CONNECTION)
 
 
 async def ping(timeout_s: float) -> None:

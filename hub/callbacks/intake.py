@@ -92,7 +92,7 @@ async def receive(request: web.Request, intake: CallbackIntake) -> web.Response:
         metrics.callbacks.labels(intake.source.value, "duplicate").inc()
         return intake.success()
     metrics.callbacks.labels(intake.source.value, "accepted").inc()
-    await process_inline(request.app, intake.source, recorded.inbox_id)
+    await process_inline(request.app, envelope, recorded.inbox_id)
     return intake.success()
 
 
@@ -147,11 +147,12 @@ async def reject(
     return intake.failure(status, error.reason)
 
 
-async def process_inline(app: web.Application, source: CallbackSource, inbox_id: int) -> None:
+async def process_inline(app: web.Application, envelope: Envelope, inbox_id: int) -> None:
     """Process a just-stored callback; on failure leave it to the retry job, logged."""
+    source = envelope.source
     started = time.perf_counter()
     try:
-        await pipeline.process(inbox_id, app[vault_key], app[redis_key])
+        await pipeline.process(inbox_id, app[vault_key], app[redis_key], envelope=envelope)
     except Exception as exc:
         log.exception(
             "processing inbox %d failed; it will be retried", inbox_id, extra={"inbox_id": inbox_id}

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub import outbox
@@ -68,34 +69,53 @@ class Processed:
 
 
 async def process(
-    inbox_id: int, vault: Vault, queue: outbox.Enqueuer | None, events: EventTable = EVENTS
+    inbox_id: int,
+    vault: Vault,
+    queue: outbox.Enqueuer | None,
+    events: EventTable = EVENTS,
+    *,
+    envelope: Envelope | None = None,
 ) -> Processed:
     """Process one stored callback once; a done or ignored row is left as it is.
 
-    Follow-ups are handed to `queue` after the commit; without a queue they wait for the
-    relay_outbox cron.
+    `envelope` is the callback as just stored (the inline path), saving a read and decrypt of
+    the payload. Follow-ups are handed to `queue` after the commit; without a queue they wait
+    for the relay_outbox cron.
 
     Raises:
         LookupError: no inbox row with this id.
         Exception: whatever the handler raised (nothing it did is committed).
     """
     async with outbox.collecting() as added, in_transaction():
-        row = await InboxCallback.select_for_update().get_or_none(id=inbox_id)
-        if row is None:
-            raise LookupError(f"no inbox row {inbox_id}")
+        row = await _lock(inbox_id, load_payload=envelope is None)
         if row.status in {InboxStatus.DONE, InboxStatus.IGNORED}:
             return Processed(row.status, row.outcome)
         handler = events.handler_for(row.source, row.event_type)
-        outcome = "ignored" if handler is None else await handler(envelope_of(row, vault))
-        row.status = InboxStatus.IGNORED if handler is None else InboxStatus.DONE
-        row.outcome = outcome[:64]
-        row.attempts += 1
-        row.last_error = None
-        row.processed_at = datetime.now(UTC)
-        await row.save()
+        if handler is None:
+            status, outcome = InboxStatus.IGNORED, "ignored"
+        else:
+            status = InboxStatus.DONE
+            outcome = (await handler(envelope or envelope_of(row, vault)))[:64]
+        await InboxCallback.filter(id=inbox_id).update(
+            status=status,
+            outcome=outcome,
+            attempts=F("attempts") + 1,
+            last_error=None,
+            processed_at=datetime.now(UTC),
+        )
     if queue is not None:
         await outbox.flush(added, queue)
-    return Processed(row.status, row.outcome)
+    return Processed(status, outcome)
+
+
+async def _lock(inbox_id: int, *, load_payload: bool) -> InboxCallback:
+    columns = ["id", "status", "outcome", "source", "event_type"]
+    if load_payload:
+        columns += ["account", "brand_id", "event_key", "occurred_at", "payload_sealed"]
+    row = await InboxCallback.select_for_update().filter(id=inbox_id).only(*columns).first()
+    if row is None:
+        raise LookupError(f"no inbox row {inbox_id}")
+    return row
 
 
 async def record_failure(inbox_id: int, error: BaseException) -> int:

@@ -12,12 +12,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from hub import outbox
+from hub import db, outbox
 from hub.models.channels_order import ChannelsOrder, ChannelsOrderStatus
 from hub.models.member import Member, MemberOpenid
 from hub.models.points import PointsKind
 from hub.queue import TaskName
-from hub.services.points import PointsChange, apply_change, points_for_amount
+from hub.services.points import PointsChange, points_for_amount, record_change
 
 _EVENT_STATUS = {
     "channels_ec_order_new": ChannelsOrderStatus.NEW,
@@ -60,7 +60,7 @@ async def order_event(event: ShopOrderEvent) -> str:
     status = status_for_event(event.event)
     if status is None:
         return "ignored"
-    async with in_transaction():
+    async with db.atomic():
         order = await _order_for_update(event)
         # Pushes can arrive out of order: a cancel or pay is never undone by a late "new".
         if status is ChannelsOrderStatus.NEW and order.status is not ChannelsOrderStatus.NEW:
@@ -79,7 +79,7 @@ async def aftersale_event(event: ShopOrderEvent, aftersale_status: str) -> str:
     """An after-sale update: a completed refund or return re-syncs the order (points back)."""
     if aftersale_status not in REFUNDED_AFTERSALE:
         return f"aftersale_{aftersale_status.lower()}"
-    async with in_transaction():
+    async with db.atomic():
         order = await _order_for_update(event)
         await _sync_later(order, event.event_key)
     return "refund_pending_sync"
@@ -87,7 +87,7 @@ async def aftersale_event(event: ShopOrderEvent, aftersale_status: str) -> str:
 
 async def apply_details(order_pk: int, details: ShopOrderDetails) -> str:
     """Bring the order in line with the API's details: buyer, amounts and points."""
-    async with in_transaction():
+    async with db.atomic():
         peek = await ChannelsOrder.get(id=order_pk)
         member = await _member_for(peek.brand_id, peek.shop_appid, details)
         if member is not None:
@@ -107,35 +107,32 @@ async def apply_details(order_pk: int, details: ShopOrderDetails) -> str:
 
 
 async def _settle_points(order: ChannelsOrder, member: Member, details: ShopOrderDetails) -> None:
+    """Points of a paid shop order for its (locked) member: earned once, refunds taken back."""
     earned = points_for_amount(details.amount_fen)
     key = f"channels:{order.shop_appid}:{order.order_id}"
     # What the member held from this order before this sync: all of it on the first sync,
     # else what the last sync left (points_earned tracks the points the order still gives).
     held = order.points_earned
-    if earned and await apply_change(
-        PointsChange(
-            member.id,
-            PointsKind.EARN,
-            earned,
-            f"{key}:earn",
-            reason=f"Channels order {order.order_id}",
-        )
-    ):
+    earn = PointsChange(
+        member.id, PointsKind.EARN, earned, f"{key}:earn", reason=f"Channels order {order.order_id}"
+    )
+    if earned and await record_change(member, earn):
         held = earned
     # Refunds take back points in proportion; keyed by the refunded total, so a repeated
     # sync takes nothing twice and each further refund takes only its own share.
     kept = points_for_amount(details.amount_fen - details.refunded_fen)
-    taken = held - kept
-    if taken > 0:
-        await apply_change(
+    if held > kept:
+        await record_change(
+            member,
             PointsChange(
                 member.id,
                 PointsKind.REVERSE,
-                -taken,
+                kept - held,
                 f"{key}:refunded:{details.refunded_fen}",
                 reason=f"Channels refund {order.order_id}",
-            )
+            ),
         )
+    await member.save(update_fields=["points_balance", "updated_at"])
     order.points_earned = kept
     await order.save(update_fields=["points_earned", "updated_at"])
 

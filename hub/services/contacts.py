@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from hub import outbox
+from hub import db, outbox
 from hub.models.brand import Store
 from hub.models.contact import ContactLink, ContactStatus
 from hub.models.staff import Staff
@@ -44,7 +44,7 @@ async def contact_added(
 ) -> str:
     """A customer added a guide (half: without verification, not yet accepted)."""
     status = ContactStatus.PENDING if half else ContactStatus.ACTIVE
-    async with in_transaction():
+    async with db.atomic():
         guide = await Staff.get_or_none(brand_id=event.brand_id, wecom_userid=event.userid)
         store_id = await _store_of(event.brand_id, state, guide)
         link = await _link_for_update(event, status)
@@ -74,7 +74,7 @@ async def contact_added(
 
 async def contact_ended(event: ContactEvent, reason: str) -> str:
     """The guide deleted the customer, or the customer deleted the guide."""
-    async with in_transaction():
+    async with db.atomic():
         link = await ContactLink.select_for_update().get_or_none(
             corpid=event.corpid, userid=event.userid, external_userid=event.external_userid
         )

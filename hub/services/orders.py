@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
+from hub import db
 from hub.errors import InvalidValueError
 from hub.models.brand import Store, StoreStatus
 from hub.models.member import Member
 from hub.models.order import Order, OrderStatus, PaymentAnomaly
 from hub.models.points import PointsKind
-from hub.services.points import PointsChange, apply_change, points_for_amount
+from hub.services.points import PointsChange, points_for_amount, record_change
 
 # WeChat Pay's own ceiling per order is far higher; a store sale above ¥1,000,000 is a typo.
 MAX_ORDER_FEN = 100_000_000
@@ -89,22 +88,38 @@ async def settle_payment(brand_id: int, payment: PaymentResult) -> str:
 
     Outcomes: "paid", "already_paid" (the same transaction again), or an anomaly kind
     ("unknown_order", "mchid_mismatch", "appid_mismatch", "amount_mismatch", "paid_twice").
+    The order's created → paid step is one conditional update, so of two concurrent copies of
+    a payment exactly one credits anything.
     """
-    async with in_transaction():
-        peek = await Order.get_or_none(out_trade_no=payment.out_trade_no, brand_id=brand_id)
-        if peek is None:
+    async with db.atomic():
+        order = await Order.get_or_none(out_trade_no=payment.out_trade_no, brand_id=brand_id)
+        if order is None:
             return await _anomaly(brand_id, None, payment, "unknown_order")
-        member = await _lock_member(peek.member_id)
-        order = await Order.select_for_update().get(id=peek.id)
-        if order.status is not OrderStatus.CREATED:
-            if order.transaction_id == payment.transaction_id:
-                return "already_paid"
-            return await _anomaly(brand_id, order, payment, "paid_twice")
         mismatch = _mismatch(order, payment)
         if mismatch is not None:
             return await _anomaly(brand_id, order, payment, mismatch)
-        await _mark_paid(order, member, payment)
+        member = await _lock_member(order.member_id)
+        points = points_for_amount(order.amount_fen) if member is not None else 0
+        paid = await Order.filter(id=order.id, status=OrderStatus.CREATED).update(
+            status=OrderStatus.PAID,
+            transaction_id=payment.transaction_id,
+            payer_fen=payment.payer_fen,
+            paid_at=payment.paid_at,
+            points_earned=points,
+            guide_id=member.guide_id if member else None,
+        )
+        if not paid:
+            return await _settled_before(brand_id, order.id, payment)
+        if member is not None:
+            await _credit(order, member, points)
     return "paid"
+
+
+async def _settled_before(brand_id: int, order_id: int, payment: PaymentResult) -> str:
+    order = await Order.get(id=order_id)
+    if order.transaction_id == payment.transaction_id:
+        return "already_paid"
+    return await _anomaly(brand_id, order, payment, "paid_twice")
 
 
 async def _lock_member(member_id: int | None) -> Member | None:
@@ -123,31 +138,23 @@ def _mismatch(order: Order, payment: PaymentResult) -> str | None:
     return None
 
 
-async def _mark_paid(order: Order, member: Member | None, payment: PaymentResult) -> None:
-    order.status = OrderStatus.PAID
-    order.transaction_id = payment.transaction_id
-    order.payer_fen = payment.payer_fen
-    order.paid_at = payment.paid_at
-    if member is not None:
-        # Attributed to the member's guide at the moment of payment.
-        order.guide_id = member.guide_id
-        member.total_spend_fen += order.amount_fen
-        await member.save(update_fields=["total_spend_fen", "updated_at"])
-        points = points_for_amount(order.amount_fen)
-        if points:
-            await apply_change(
-                PointsChange(
-                    member_id=member.id,
-                    kind=PointsKind.EARN,
-                    delta=points,
-                    idempotency_key=f"order:{order.out_trade_no}:earn",
-                    reason=f"order {order.out_trade_no}",
-                    store_id=order.store_id,
-                    guide_id=member.guide_id,
-                )
-            )
-            order.points_earned = points
-    await order.save()
+async def _credit(order: Order, member: Member, points: int) -> None:
+    """Spend and points of a just-paid order, attributed to the member's guide."""
+    member.total_spend_fen += order.amount_fen
+    if points:
+        await record_change(
+            member,
+            PointsChange(
+                member_id=member.id,
+                kind=PointsKind.EARN,
+                delta=points,
+                idempotency_key=f"order:{order.out_trade_no}:earn",
+                reason=f"order {order.out_trade_no}",
+                store_id=order.store_id,
+                guide_id=member.guide_id,
+            ),
+        )
+    await member.save(update_fields=["total_spend_fen", "points_balance", "updated_at"])
 
 
 async def _anomaly(brand_id: int, order: Order | None, payment: PaymentResult, kind: str) -> str:
@@ -185,7 +192,7 @@ async def apply_refund(brand_id: int, refund: RefundResult) -> str:
     """
     if refund.refund_status != "SUCCESS":
         return f"refund_{refund.refund_status.lower()}"
-    async with in_transaction():
+    async with db.atomic():
         peek = await Order.get_or_none(out_trade_no=refund.out_trade_no, brand_id=brand_id)
         if peek is None:
             return "unknown_order"
@@ -214,13 +221,13 @@ async def _reverse(
     if member is None:
         return
     member.total_spend_fen = max(0, member.total_spend_fen - refund_fen)
-    await member.save(update_fields=["total_spend_fen", "updated_at"])
     # Points taken back in proportion to the amount refunded, computed on the running totals so
     # several partial refunds together take back exactly what one full refund would.
     earned, amount = order.points_earned, order.amount_fen
     taken = earned * order.refunded_fen // amount - earned * before // amount
     if taken:
-        await apply_change(
+        await record_change(
+            member,
             PointsChange(
                 member_id=member.id,
                 kind=PointsKind.REVERSE,
@@ -229,5 +236,6 @@ async def _reverse(
                 reason=f"refund {refund.out_refund_no}",
                 store_id=order.store_id,
                 guide_id=order.guide_id,
-            )
+            ),
         )
+    await member.save(update_fields=["total_spend_fen", "points_balance", "updated_at"])

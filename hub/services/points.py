@@ -1,14 +1,13 @@
 """The points ledger: a member's balance changes only together with a ledger row.
 
 Lock order: the member row first (select_for_update), then anything else. Every change has an
-idempotency key (unique), so the same change applied twice — or concurrently — lands once.
+idempotency key (unique), so the same change applied twice — or concurrently — lands once: the
+key is checked under the member's lock, and the unique constraint backs that check up.
 """
 
 from dataclasses import dataclass
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
+from hub import db
 from hub.errors import InvalidValueError
 from hub.models.member import Member
 from hub.models.points import PointsEntry, PointsKind
@@ -37,38 +36,45 @@ def points_for_amount(amount_fen: int) -> int:
 async def apply_change(change: PointsChange) -> PointsEntry | None:
     """Apply one change; returns its entry, or None if a change with the key exists already.
 
-    A negative change never takes the balance below zero: it is capped at the balance, and the
-    entry records both what was asked and what was taken (the shortfall).
-
     Raises:
         InvalidValueError: a zero change, or an unknown member.
     """
-    if change.delta == 0:
-        raise InvalidValueError("delta", "must not be zero")
-    async with in_transaction():
-        if await PointsEntry.exists(idempotency_key=change.idempotency_key):
-            return None
+    async with db.atomic():
         member = await Member.select_for_update().get_or_none(id=change.member_id)
         if member is None:
             raise InvalidValueError("member", f"no member {change.member_id}")
-        delta = max(change.delta, -member.points_balance)
-        try:
-            async with in_transaction():
-                entry = await PointsEntry.create(
-                    brand_id=member.brand_id,
-                    member=member,
-                    kind=change.kind,
-                    delta=delta,
-                    requested_delta=change.delta,
-                    balance_after=member.points_balance + delta,
-                    store_id=change.store_id,
-                    guide_id=change.guide_id,
-                    reason=change.reason[:128],
-                    idempotency_key=change.idempotency_key,
-                )
-        except IntegrityError:
-            # The same key committed by a concurrent writer after our exists() check.
-            return None
-        member.points_balance += delta
-        await member.save(update_fields=["points_balance", "updated_at"])
+        entry = await record_change(member, change)
+        if entry is not None:
+            await member.save(update_fields=["points_balance", "updated_at"])
+    return entry
+
+
+async def record_change(member: Member, change: PointsChange) -> PointsEntry | None:
+    """Write the ledger row and move `member.points_balance`; the caller saves the member.
+
+    The member must be locked by the caller's transaction. A negative change never takes the
+    balance below zero: it is capped at the balance, and the entry records both what was asked
+    and what was taken (the shortfall). Returns None when the key was applied before.
+
+    Raises:
+        InvalidValueError: a zero change.
+    """
+    if change.delta == 0:
+        raise InvalidValueError("delta", "must not be zero")
+    if await PointsEntry.exists(idempotency_key=change.idempotency_key):
+        return None
+    delta = max(change.delta, -member.points_balance)
+    entry = await PointsEntry.create(
+        brand_id=member.brand_id,
+        member_id=member.id,
+        kind=change.kind,
+        delta=delta,
+        requested_delta=change.delta,
+        balance_after=member.points_balance + delta,
+        store_id=change.store_id,
+        guide_id=change.guide_id,
+        reason=change.reason[:128],
+        idempotency_key=change.idempotency_key,
+    )
+    member.points_balance += delta
     return entry

@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from hub import db
 from hub.models.member import MemberOpenid
 from hub.models.subscription import (
     DeliveryStatus,
@@ -43,7 +44,7 @@ class SentReport:
 async def record_popup(brand_id: int, appid: str, openid: str, answers: list[PopupAnswer]) -> str:
     """Apply the user's popup answers; returns "granted:N" (N accepted templates)."""
     accepted = 0
-    async with in_transaction():
+    async with db.atomic():
         for answer in answers:
             grant = await _grant_for_update(brand_id, appid, openid, answer.template_id)
             if answer.accepted:
@@ -58,7 +59,7 @@ async def record_popup(brand_id: int, appid: str, openid: str, answers: list[Pop
 
 async def record_turned_off(brand_id: int, appid: str, openid: str, template_ids: list[str]) -> str:
     """The user turned templates off: no more sends until they accept again."""
-    async with in_transaction():
+    async with db.atomic():
         for template_id in template_ids:
             grant = await _grant_for_update(brand_id, appid, openid, template_id)
             grant.remaining = 0
@@ -71,7 +72,7 @@ async def record_sent(
     brand_id: int, appid: str, openid: str, reports: list[SentReport], reported_at: datetime
 ) -> str:
     """Record WeChat's delivery reports on the messages they name (by msgid)."""
-    async with in_transaction():
+    async with db.atomic():
         for report in reports:
             status = DeliveryStatus.DELIVERED if report.error_code == 0 else DeliveryStatus.FAILED
             updated = await SubscriptionMessage.filter(msgid=report.msgid).update(
