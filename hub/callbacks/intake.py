@@ -17,6 +17,7 @@ from hub.errors import (
     BodyTooLargeError,
     CallbackRejected,
     DecryptionError,
+    DeliveryError,
     PayloadError,
     ReceiverMismatchError,
     SignatureError,
@@ -80,6 +81,12 @@ async def receive(request: web.Request, intake: CallbackIntake) -> web.Response:
         envelope = await intake.parse(request, body)
     except CallbackRejected as exc:
         return await reject(request, intake, exc, body)
+    except DeliveryError as exc:
+        # Verifying needed WeChat (platform certificates) and WeChat did not answer usefully:
+        # the callback may be genuine, so it is not refused but deferred — WeChat retries.
+        log.warning("cannot verify a %s callback now: %s", intake.source.value, exc)
+        metrics.callbacks.labels(intake.source.value, "verify_unavailable").inc()
+        return intake.failure(_STORE_FAILED, "temporarily_unavailable")
     try:
         recorded = await inbox.record(envelope, request.app[vault_key])
     # The intake's boundary: whatever keeps the callback from being stored (database down,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from hub import db, runtime
-from hub.cli import admin, inbox, simulator
+from hub.cli import admin, demo, inbox, simulate, simulator
 from hub.errors import ConfigError, DomainError, StartupError
 from hub.logs import configure_logging
 from hub.settings import Settings, load_settings
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_parsers(commands)
     inbox.add_parsers(commands)
     simulator.add_parsers(commands)
+    simulate.add_parsers(commands)
+    demo.add_parsers(commands)
     keygen = commands.add_parser("keygen", help="print a new data key for security.data_key")
     keygen.set_defaults(func=print_data_key, needs_settings=False)
     return parser

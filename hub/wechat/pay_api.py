@@ -143,8 +143,15 @@ class PayApi:
         return await self._json("GET", f"/v3/refund/domestic/refunds/{quote(out_refund_no)}", None)
 
     async def download_certificates(self) -> list[Certificate]:
-        """The current platform certificates (wire as PlatformKeys' refetch)."""
-        raw = await self._send("GET", "/v3/certificates", b"", idempotent=True)
+        """The current platform certificates (wire as PlatformKeys' refetch).
+
+        Asked without Wechatpay-Serial, so the answer is signed with a certificate it carries
+        (§1.1): during a migration to public-key mode the certificates are still needed for
+        notifications signed the old way.
+        """
+        raw = await self._send(
+            "GET", "/v3/certificates", b"", idempotent=True, public_key_mode=False
+        )
         if raw.status != 200:  # noqa: PLR2004 - 200 is the one success here
             raise _error_of(raw)
         try:
@@ -191,7 +198,9 @@ class PayApi:
             ) from None
         return raw
 
-    async def _send(self, method: str, path: str, body: bytes, *, idempotent: bool) -> RawResponse:
+    async def _send(
+        self, method: str, path: str, body: bytes, *, idempotent: bool, public_key_mode: bool = True
+    ) -> RawResponse:
         async def attempt() -> RawResponse:
             # A fresh timestamp and nonce per attempt: each attempt is its own signed request.
             timestamp, nonce = int(self._clock()), generate_nonce()
@@ -204,7 +213,7 @@ class PayApi:
             }
             if body:
                 headers["Content-Type"] = "application/json"
-            if self._public_key_id:
+            if self._public_key_id and public_key_mode:
                 headers["Wechatpay-Serial"] = self._public_key_id
             return await self.http.send_once(
                 method, Host.PAY, path, body or None, headers, idempotent

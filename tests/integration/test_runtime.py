@@ -28,6 +28,9 @@ def hub_environment(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         "WXHUB_ENV": "development",
         "WXHUB_DATA_DIR": str(data_dir),
         "WXHUB_HTTP__PORT": str(port),
+        # The simulator has its own tests (tests/e2e/local/test_run.py); off here, so these
+        # processes never contend for its fixed port.
+        "WXHUB_SIMULATOR__ENABLED": "false",
     }
     return environment | extra
 
