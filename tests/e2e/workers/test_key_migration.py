@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hub.keys import accounts_key
 from hub.models.account import PayMerchant
 from hub.models.inbox import InboxCallback, RejectedCallback
 from hub.models.order import Order, OrderStatus
@@ -19,7 +18,7 @@ from hub.wechat.api import WeChatHttp, wechat_session
 from hub.wechat.pay_api import JsapiOrder
 from tests.e2e.clients.conftest import control, demo_user
 from tests.e2e.clients.test_pay_client import client as pay_client
-from tests.e2e.workers.conftest import HubClient, Seeded
+from tests.e2e.workers.conftest import HubClient, Seeded, prepay
 
 
 @pytest.fixture
@@ -60,21 +59,7 @@ async def unpaid_order(seeded: Seeded, client: HubClient, world: World) -> Order
         appid=merchant.appid,
         member=seeded.members["dave"],
     )
-    account = await client.app[accounts_key].pay(merchant.mchid)
-    assert account is not None
-    await (
-        client.app[accounts_key]
-        .pay_api(account)
-        .jsapi_prepay(
-            JsapiOrder(
-                out_trade_no=order.out_trade_no,
-                description="奶茶",
-                amount_fen=1_000,
-                payer_openid=demo_user(world, "dave").openids[merchant.appid],
-                notify_url=str(client.make_url(f"/callbacks/wechatpay/{merchant.mchid}")),
-            )
-        )
-    )
+    await prepay(client, world, order, "dave")
     return order
 
 
