@@ -79,6 +79,17 @@ async def running_hub(
         await stop(process)
 
 
+async def exit_status(
+    process: asyncio.subprocess.Process, timeout_s: float = STOP_TIMEOUT_S
+) -> int:
+    """The process's exit status; if it does not exit in time it is stopped and the test fails."""
+    try:
+        return await asyncio.wait_for(process.wait(), timeout_s)
+    except TimeoutError:
+        await stop(process)
+        raise AssertionError(f"wxhub did not exit within {timeout_s} s") from None
+
+
 async def stop(process: asyncio.subprocess.Process) -> None:
     """Stop a hub as an operator would (SIGTERM), so it stops its embedded Redis too."""
     if process.returncode is None:
@@ -100,7 +111,7 @@ async def test_run_becomes_ready_and_stops_cleanly_on_sigterm(
     assert redis_socket.exists()
 
     process.send_signal(signal.SIGTERM)
-    status = await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    status = await exit_status(process)
 
     log = (tmp_path / "run.log").read_text()
     assert status == 0, log
@@ -120,7 +131,7 @@ async def test_second_run_on_the_same_data_dir_is_refused(
         "run", env=hub_environment(data_dir, free_tcp_port()), log=tmp_path / "second.log"
     )
 
-    assert await asyncio.wait_for(second.wait(), STOP_TIMEOUT_S) == 1
+    assert await exit_status(second) == 1
     assert "is in use by another wxhub process" in (tmp_path / "second.log").read_text()
 
 
@@ -150,7 +161,7 @@ async def test_run_on_a_busy_port_is_refused_clearly(tmp_path: Path) -> None:
         process = await start_hub(
             "run", env=hub_environment(tmp_path / "var", port), log=tmp_path / "run.log"
         )
-        status = await asyncio.wait_for(process.wait(), READY_TIMEOUT_S)
+        status = await exit_status(process, READY_TIMEOUT_S)
 
     log = (tmp_path / "run.log").read_text()
     assert status == 1, log
@@ -162,7 +173,7 @@ async def test_invalid_configuration_stops_start_up_with_status_2(tmp_path: Path
     env = hub_environment(tmp_path / "var", free_tcp_port(), WXHUB_HTTP__PORT="eighty")
     process = await start_hub("serve", env=env, log=tmp_path / "serve.log")
 
-    assert await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S) == 2
+    assert await exit_status(process) == 2
     assert "WXHUB_HTTP__PORT" in (tmp_path / "serve.log").read_text()
 
 
@@ -171,7 +182,7 @@ async def test_serve_without_a_redis_url_says_what_to_do(tmp_path: Path) -> None
         "serve", env=hub_environment(tmp_path / "var", free_tcp_port()), log=tmp_path / "serve.log"
     )
 
-    assert await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S) == 2
+    assert await exit_status(process) == 2
     assert "`wxhub run` starts an embedded Redis" in (tmp_path / "serve.log").read_text()
 
 
@@ -179,7 +190,7 @@ async def test_production_refuses_to_start_without_its_settings(tmp_path: Path) 
     env = hub_environment(tmp_path / "var", free_tcp_port(), WXHUB_ENV="production")
     process = await start_hub("serve", env=env, log=tmp_path / "serve.log")
 
-    assert await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S) == 2
+    assert await exit_status(process) == 2
     log = (tmp_path / "serve.log").read_text()
     assert "security.data_key" in log
     assert "redis.url" in log

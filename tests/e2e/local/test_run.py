@@ -13,6 +13,7 @@ import pytest
 from hub.embedded_redis import free_tcp_port
 from tests.integration.test_runtime import (
     STOP_TIMEOUT_S,
+    exit_status,
     hub_environment,
     start_hub,
     stop,
@@ -98,7 +99,7 @@ async def test_a_busy_simulator_port_stops_run_with_a_clear_error(tmp_path: Path
             WXHUB_SIMULATOR__PORT=str(taken),
         )
         hub = await start_hub("run", env=env, log=tmp_path / "run.log")
-        status = await asyncio.wait_for(hub.wait(), STOP_TIMEOUT_S)
+        status = await exit_status(hub)
 
     log = (tmp_path / "run.log").read_text()
     assert status == 1, log
