@@ -47,6 +47,12 @@ async def on_subscribe_change(envelope: Envelope) -> str:
     return await subscriptions.record_turned_off(envelope.brand_id, appid, openid, turned_off)
 
 
+def _error_code(value: object) -> int:
+    # Numbers may come as strings (§3.8); anything else is an error WeChat did not name (-1).
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else -1
+
+
 @EVENTS.on(CallbackSource.MINIPROGRAM, "subscribe_msg_sent_event")
 async def on_subscribe_sent(envelope: Envelope) -> str:
     appid, openid = _user(envelope)
@@ -54,8 +60,7 @@ async def on_subscribe_sent(envelope: Envelope) -> str:
         subscriptions.SentReport(
             template_id=str(item.get("TemplateId", "")),
             msgid=str(item["MsgID"]),
-            # Numbers may come as strings (§3.8).
-            error_code=int(str(item.get("ErrorCode", "0")) or 0),
+            error_code=_error_code(item.get("ErrorCode", 0)),
             error_status=str(item.get("ErrorStatus", "")),
         )
         for item in envelope.payload["items"]

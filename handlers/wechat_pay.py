@@ -37,7 +37,9 @@ async def on_transaction_success(envelope: Envelope) -> str:
             out_trade_no=paid.out_trade_no,
             transaction_id=paid.transaction_id,
             amount_fen=paid.amount.total,
-            payer_fen=paid.amount.payer_total or paid.amount.total,
+            payer_fen=(
+                paid.amount.total if paid.amount.payer_total is None else paid.amount.payer_total
+            ),
             paid_at=paid.success_time or datetime.now(UTC),
             openid=paid.payer.openid,
         ),

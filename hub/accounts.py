@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, WecomCorp
 from hub.services.accounts import sealed_column
+from hub.settings import CallbackSettings
 from hub.vault import Vault
 from hub.wechat.api import WeChatHttp
 from hub.wechat.channels_api import ChannelsShopApi
@@ -79,9 +80,16 @@ class Accounts:
     """Looks accounts up by the id WeChat addresses them with; builds their API clients."""
 
     def __init__(
-        self, vault: Vault, http: WeChatHttp, broker: TokenBroker, *, ttl_s: float = CACHE_TTL_S
+        self,
+        vault: Vault,
+        http: WeChatHttp,
+        broker: TokenBroker,
+        *,
+        push_windows: CallbackSettings,
+        ttl_s: float = CACHE_TTL_S,
     ) -> None:
         self._vault = vault
+        self._windows = push_windows
         self.http = http
         self.broker = broker
         self._pay: _Cache[PayAccount] = _Cache(ttl_s)
@@ -192,7 +200,9 @@ class Accounts:
         crypto = None
         if token is not None:
             aes_key = self._optional_secret(row, "push_aes_key_sealed")
-            crypto = PushCrypto.for_mini_program(token, aes_key, appid)
+            crypto = PushCrypto.for_mini_program(
+                token, aes_key, appid, max_age_s=self._windows.push_max_age_s
+            )
         return PushAccount(row.brand_id, appid, crypto, self._secret(row, "secret_sealed"))
 
     async def _open_channels(self, appid: str) -> PushAccount | None:
@@ -200,7 +210,10 @@ class Accounts:
         if row is None:
             return None
         crypto = PushCrypto.for_channels_shop(
-            self._secret(row, "push_token_sealed"), self._secret(row, "push_aes_key_sealed"), appid
+            self._secret(row, "push_token_sealed"),
+            self._secret(row, "push_aes_key_sealed"),
+            appid,
+            max_age_s=self._windows.channels_push_max_age_s,
         )
         return PushAccount(row.brand_id, appid, crypto, self._secret(row, "secret_sealed"))
 
@@ -212,6 +225,7 @@ class Accounts:
             self._secret(row, "callback_token_sealed"),
             self._secret(row, "callback_aes_key_sealed"),
             corpid,
+            max_age_s=self._windows.push_max_age_s,
         )
         return PushAccount(
             row.brand_id, corpid, crypto, self._secret(row, "secret_sealed"), row.agent_id

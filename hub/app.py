@@ -55,7 +55,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _wechat(app: web.Application) -> AsyncIterator[None]:
     async with wechat_session() as session:
         http = WeChatHttp(session, app[settings_key].wechat)
-        accounts = Accounts(app[vault_key], http, TokenBroker(app[redis_key], app[vault_key]))
+        settings, vault = app[settings_key], app[vault_key]
+        accounts = Accounts(
+            vault, http, TokenBroker(app[redis_key], vault), push_windows=settings.callbacks
+        )
         app[accounts_key] = accounts
-        app[intakes_key] = Intakes.build(accounts)
+        app[intakes_key] = Intakes.build(accounts, vault)
         yield

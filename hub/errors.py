@@ -11,6 +11,7 @@
     │   ├── PayloadError              malformed XML/JSON or a required field missing
     │   ├── UnknownAccountError       no account with the appid/mchid/corpid of the URL
     │   └── BodyTooLargeError         body over the source's size limit
+    ├── RetryLaterError               not yet possible (a refund before its payment): try again
     ├── DomainError(reason)           a domain rule refused the operation
     │   ├── NotFoundError             the named thing does not exist (HTTP 404)
     │   ├── AlreadyExistsError        a unique thing exists already (HTTP 409)
@@ -71,6 +72,14 @@ class UnknownAccountError(CallbackRejected):
 
 class BodyTooLargeError(CallbackRejected):
     """The body exceeds the size limit of its callback source."""
+
+
+class RetryLaterError(HubError):
+    """The operation depends on something that has not happened yet; it is tried again later.
+
+    Raised while processing a stored callback, it leaves the callback failed and retried on
+    the inbox's schedule (e.g. a refund notice processed before its payment's notice).
+    """
 
 
 class DomainError(HubError):

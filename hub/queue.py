@@ -15,6 +15,12 @@ QUEUE_NAME = "wxhub:queue"
 class TaskName(StrEnum):
     """Every task a worker runs, by the name jobs carry (wire data: never rename one)."""
 
+    @property
+    def repeatable(self) -> bool:
+        """Whether running the task again after an interruption is harmless."""
+        # A welcome message cut short may have been sent; repeating it could send it twice.
+        return self is not TaskName.WELCOME_CONTACT
+
     # Retry or replay one stored callback (hub.callbacks.pipeline).
     PROCESS_CALLBACK = "process_callback"
     # Outbox follow-ups; each takes the outbox row id.

@@ -10,17 +10,20 @@ from handlers import channels, mini_program, wechat_pay, wecom
 from hub.api import health
 from hub.callbacks.pipeline import EVENTS, EventTable
 
+# appids, mchids and corpids are short and alphanumeric; anything else is not a route (404).
+ACCOUNT = "{account:[0-9A-Za-z]{1,32}}"
+
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
-    app.router.add_post("/callbacks/wechatpay/{account}", wechat_pay.notification_v3)
-    app.router.add_post("/callbacks/wechatpay/{account}/v2", wechat_pay.notification_v2)
+    app.router.add_post(f"/callbacks/wechatpay/{ACCOUNT}", wechat_pay.notification_v3)
+    app.router.add_post(f"/callbacks/wechatpay/{ACCOUNT}/v2", wechat_pay.notification_v2)
     for prefix, module in (
-        ("/callbacks/miniprogram/{account}", mini_program),
-        ("/callbacks/channels/{account}", channels),
-        ("/callbacks/wecom/{account}", wecom),
+        (f"/callbacks/miniprogram/{ACCOUNT}", mini_program),
+        (f"/callbacks/channels/{ACCOUNT}", channels),
+        (f"/callbacks/wecom/{ACCOUNT}", wecom),
     ):
         app.router.add_get(prefix, module.verify_url)
         app.router.add_post(prefix, module.push)

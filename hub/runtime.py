@@ -37,6 +37,7 @@ from hub.simulator.context import simulator_key
 from hub.simulator.demo import demo_world
 from hub.simulator.hub_urls import register_hub
 from hub.simulator.world import World
+from hub.vault import load_vault
 from workers.settings import build_worker, stop_worker
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ async def serve(settings: Settings) -> None:
 async def work(settings: Settings) -> None:
     """A worker process (production: M of these)."""
     stop = stop_event()
+    load_vault(settings)  # a missing or bad data key stops start-up here, naming the key
     async with db.open_database(settings):
         worker = build_worker(settings)
         await _run_until_stopped(worker, stop)

@@ -97,6 +97,15 @@ class SimulatorSettings(_Section):
     time_scale: float = Field(ge=1)
 
 
+class CallbackSettings(_Section):
+    """How old a message push may be (its signed timestamp), per source."""
+
+    # Mini-program and WeCom resend within seconds (protocols §3.6, §4.1).
+    push_max_age_s: int = Field(gt=0)
+    # The Channels shop resends for about 3.6 hours (§5.1); whether it re-signs is unknown.
+    channels_push_max_age_s: int = Field(gt=0)
+
+
 class WorkerSettings(_Section):
     max_jobs: int = Field(gt=0)
     job_timeout_s: float = Field(gt=0)
@@ -112,6 +121,7 @@ class Settings(_Section):
     security: SecuritySettings
     logging: LoggingSettings
     worker: WorkerSettings
+    callbacks: CallbackSettings
     wechat: WeChatSettings
     simulator: SimulatorSettings
 

@@ -224,14 +224,16 @@ def refund(
 # -- WeChat Pay v2 --------------------------------------------------------------------------------
 
 
-def v2_payment(out_trade_no: str, amount_fen: int, transaction_id: str = "") -> bytes:
+def v2_payment(
+    out_trade_no: str, amount_fen: int, transaction_id: str = "", result_code: str = "SUCCESS"
+) -> bytes:
     fields = {
         "return_code": "SUCCESS",
         "return_msg": "OK",
         "appid": APPID,
         "mch_id": MCHID,
         "nonce_str": secrets.token_hex(8),
-        "result_code": "SUCCESS",
+        "result_code": result_code,
         "openid": "o9AgO5Kd5ggOC-bXrbNODIiE3bGY",
         "is_subscribe": "N",
         "trade_type": "JSAPI",

@@ -7,6 +7,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from hub.callbacks import pipeline
+from hub.errors import RetryLaterError
 from hub.models.inbox import InboxCallback, InboxStatus
 from hub.queue import TaskName
 from hub.routes import event_table
@@ -26,6 +27,10 @@ async def process_callback(ctx: dict[str, Any], inbox_id: int) -> str | None:
     except LookupError:
         log.warning("inbox %d does not exist", inbox_id)
         return None
+    except RetryLaterError as exc:
+        log.info("inbox %d still waits: %s", inbox_id, exc)
+        delay = await pipeline.fail(inbox_id, exc, worker.redis)
+        return "waiting" if delay is not None else "failed_for_good"
     except Exception as exc:
         log.exception("inbox %d failed again", inbox_id, extra={"inbox_id": inbox_id})
         delay = await pipeline.fail(inbox_id, exc, worker.redis)

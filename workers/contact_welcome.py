@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 WELCOME_WINDOW = timedelta(seconds=20)
 # 41051: already welcomed, or the customer spoke first: never retried.
 _ALREADY_WELCOMED = 41051
+# The window allows one quick second try at most.
+WELCOME_MAX_TRIES = 2
 
 
 async def welcome_contact(ctx: dict[str, Any], outbox_id: int) -> str:
     """Outbox task: send the guide's welcome message to a new contact."""
-    return await carry_out(ctx, outbox_id, _welcome)
+    return await carry_out(ctx, outbox_id, _welcome, max_tries=WELCOME_MAX_TRIES)
 
 
 async def link_contact_member(ctx: dict[str, Any], outbox_id: int) -> str:

@@ -27,26 +27,34 @@ from hub.wechat.api import WeChatHttp, wechat_session
 from hub.wechat.tokens import TokenBroker
 from workers.callbacks import process_callback, retry_callbacks
 from workers.channels_orders import sync_channels_order
-from workers.contact_welcome import link_contact_member, welcome_contact
+from workers.contact_welcome import WELCOME_MAX_TRIES, link_contact_member, welcome_contact
 from workers.context import WorkerDeps, deps
 from workers.maintenance import prune_worker_presence
 from workers.outbox_relay import MAX_TRIES, relay_outbox
 
 log = logging.getLogger(__name__)
 
-# How long a stopping worker lets running jobs finish before cancelling them (they are retried).
+# How long a stopping worker lets running jobs finish before cancelling them: a cancelled job
+# gives its row back (callbacks and outbox rows are taken up again by their crons).
 STOP_GRACE_S = 10.0
 # Job results are kept this long for inspection; effects are guarded by rows, not by results.
 _KEEP_RESULT_S = 3600
 
 
-# Every task by its wire name; outbox tasks retry themselves (workers.outbox_relay.MAX_TRIES).
+# Every task by its wire name. process_callback schedules its own retries (a new job per
+# attempt); arq's tries only matter when a job is cut short by a shutdown. Outbox tasks retry
+# through arq with the budget they also pass to carry_out.
 FUNCTIONS = [
-    func(process_callback, name=TaskName.PROCESS_CALLBACK.value, max_tries=1),
+    func(process_callback, name=TaskName.PROCESS_CALLBACK.value, max_tries=3),
     func(sync_channels_order, name=TaskName.SYNC_CHANNELS_ORDER.value, max_tries=MAX_TRIES),
     func(link_contact_member, name=TaskName.LINK_CONTACT_MEMBER.value, max_tries=MAX_TRIES),
-    # The welcome is only accepted within 20 s: two quick tries at most.
-    func(welcome_contact, name=TaskName.WELCOME_CONTACT.value, max_tries=2, timeout=15),
+    # The welcome is only accepted within 20 s.
+    func(
+        welcome_contact,
+        name=TaskName.WELCOME_CONTACT.value,
+        max_tries=WELCOME_MAX_TRIES,
+        timeout=15,
+    ),
 ]
 
 
@@ -58,7 +66,8 @@ def cron_jobs() -> list[CronJob]:
     return [
         cron(prune_worker_presence, second=0, run_at_startup=True, timeout=30),
         cron(retry_callbacks, second=30, run_at_startup=True, timeout=60),
-        cron(relay_outbox, second={15, 45}, run_at_startup=True, timeout=60),
+        # Often: a welcome message that missed its flush has a 20 s window.
+        cron(relay_outbox, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
     ]
 
 
@@ -101,7 +110,10 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
     vault = load_vault(settings)
     session = ctx["http_session"] = wechat_session()
     accounts = Accounts(
-        vault, WeChatHttp(session, settings.wechat), TokenBroker(ctx["redis"], vault)
+        vault,
+        WeChatHttp(session, settings.wechat),
+        TokenBroker(ctx["redis"], vault),
+        push_windows=settings.callbacks,
     )
     worker = WorkerDeps(settings, vault, ctx["redis"], accounts, worker_id)
     ctx["deps"] = worker
@@ -111,14 +123,18 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
 
 
 async def _on_shutdown(ctx: dict[str, Any]) -> None:
-    heartbeat: asyncio.Task[None] = ctx["heartbeat"]
-    heartbeat.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await heartbeat
-    await ctx["http_session"].close()
-    worker = deps(ctx)
-    await worker_presence.withdraw(worker.redis, worker.worker_id)
-    log.info("worker %s stopped", worker.worker_id)
+    # Start-up may have failed part-way: close only what it opened.
+    heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if heartbeat is not None:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    if (session := ctx.get("http_session")) is not None:
+        await session.close()
+    if "deps" in ctx:
+        worker = deps(ctx)
+        await worker_presence.withdraw(worker.redis, worker.worker_id)
+        log.info("worker %s stopped", worker.worker_id)
 
 
 async def _announce_forever(worker: WorkerDeps) -> None:

@@ -22,6 +22,3 @@ class Envelope(BaseModel):
     event_key: str
     occurred_at: AwareDatetime
     payload: dict[str, Any]
-
-    def with_payload(self, payload: dict[str, Any]) -> "Envelope":
-        return self.model_copy(update={"payload": payload})

@@ -6,6 +6,7 @@ duplicate, even when the copies arrive at the same moment at different processes
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,19 +14,21 @@ from tortoise.exceptions import IntegrityError
 
 from hub.callbacks.envelope import Envelope
 from hub.logs import redact
-from hub.models.inbox import CallbackSource, InboxCallback, InboxStatus, RejectedCallback
+from hub.models.inbox import CallbackSource, InboxCallback, RejectedCallback
 from hub.vault import Vault
 
 PAYLOAD_COLUMN = "inbox_callback.payload"
 # Enough of a refused body to see what it was, little enough to keep the table small.
 _EXCERPT_BYTES = 512
+# Plain-text bodies (Pay v2 XML, plain-mode pushes) carry openids and perhaps phone numbers:
+# tokens shaped like them are masked in what is kept.
+_PERSONAL = re.compile(r"o[0-9A-Za-z_-]{20,}|[0-9]{11,}")
 
 
 @dataclass(frozen=True)
 class Recorded:
     inbox_id: int
     duplicate: bool
-    status: InboxStatus
 
 
 async def record(envelope: Envelope, vault: Vault) -> Recorded:
@@ -49,8 +52,8 @@ async def record(envelope: Envelope, vault: Vault) -> Recorded:
         existing = await InboxCallback.get(
             source=envelope.source, account=envelope.account, event_key=envelope.event_key
         )
-        return Recorded(existing.id, duplicate=True, status=existing.status)
-    return Recorded(row.id, duplicate=False, status=row.status)
+        return Recorded(existing.id, duplicate=True)
+    return Recorded(row.id, duplicate=False)
 
 
 def envelope_of(row: InboxCallback, vault: Vault) -> Envelope:
@@ -81,6 +84,12 @@ class Rejection:
     body: bytes
 
 
+def excerpt(body: bytes) -> str:
+    """The start of a refused body as text, with personal data masked and NULs removed."""
+    text = body[:_EXCERPT_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
+    return _PERSONAL.sub("[masked]", text)
+
+
 async def record_rejection(rejection: Rejection) -> None:
     """Keep a refused callback's reason and a redacted, truncated view of it."""
     await RejectedCallback.create(
@@ -91,6 +100,6 @@ async def record_rejection(rejection: Rejection) -> None:
         request_id=rejection.request_id,
         remote=(rejection.remote or "")[:64] or None,
         headers=redact(rejection.headers),
-        body_excerpt=rejection.body[:_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        body_excerpt=excerpt(rejection.body),
         body_bytes=len(rejection.body),
     )

@@ -10,6 +10,10 @@ import time
 from abc import ABC, abstractmethod
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+from redis.exceptions import RedisError
+from tortoise.exceptions import BaseORMException
 
 from hub.callbacks import inbox, pipeline
 from hub.callbacks.envelope import Envelope
@@ -20,6 +24,7 @@ from hub.errors import (
     DeliveryError,
     PayloadError,
     ReceiverMismatchError,
+    RetryLaterError,
     SignatureError,
     TimestampError,
     UnknownAccountError,
@@ -31,6 +36,15 @@ from hub.request_id import current_request_id
 log = logging.getLogger(__name__)
 
 # Answers to refusals, by error type (protocols: any 4xx means "refused" to WeChat).
+# What a database that cannot answer raises through tortoise (connection refused, lost, timed
+# out): the callback is not stored, and WeChat is asked to send it again.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (BaseORMException, OSError, TimeoutError)
+# Verification that needs the database (the account) or WeChat (certificates) may find either
+# unable to answer.
+_VERIFY_UNAVAILABLE: tuple[type[Exception], ...] = (DeliveryError, *STORAGE_ERRORS)
+# Scheduling a retry writes the row and hands a job to Redis.
+_RETRY_SCHEDULING_ERRORS: tuple[type[Exception], ...] = (*STORAGE_ERRORS, RedisError)
+
 _STATUS: list[tuple[type[CallbackRejected], int]] = [
     (UnknownAccountError, 404),
     (BodyTooLargeError, 413),
@@ -81,18 +95,17 @@ async def receive(request: web.Request, intake: CallbackIntake) -> web.Response:
         envelope = await intake.parse(request, body)
     except CallbackRejected as exc:
         return await reject(request, intake, exc, body)
-    except DeliveryError as exc:
-        # Verifying needed WeChat (platform certificates) and WeChat did not answer usefully:
-        # the callback may be genuine, so it is not refused but deferred — WeChat retries.
-        log.warning("cannot verify a %s callback now: %s", intake.source.value, exc)
+    except _VERIFY_UNAVAILABLE as exc:
+        # Verifying needed the database (the account) or WeChat (platform certificates), and
+        # it did not answer: the callback may be genuine, so it is deferred — WeChat retries.
+        log.warning("cannot verify a %s callback now: %s", intake.source.value, type(exc).__name__)
         metrics.callbacks.labels(intake.source.value, "verify_unavailable").inc()
         return intake.failure(_STORE_FAILED, "temporarily_unavailable")
     try:
         recorded = await inbox.record(envelope, request.app[vault_key])
-    # The intake's boundary: whatever keeps the callback from being stored (database down,
-    # disk full), WeChat must send it again.
-    except Exception:
-        log.exception("cannot store %s callback %s", intake.source.value, envelope.event_key)
+    except STORAGE_ERRORS:
+        # Not stored means not answered success: WeChat must send it again.
+        log.exception("cannot store a %s callback for %s", intake.source.value, envelope.account)
         metrics.callbacks.labels(intake.source.value, "store_failed").inc()
         return intake.failure(_STORE_FAILED, "temporarily_unavailable")
     if recorded.duplicate:
@@ -112,11 +125,15 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     if request.content_length is not None and request.content_length > max_bytes:
         raise BodyTooLargeError("body_too_large")
     chunks, size = [], 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLargeError("body_too_large")
-        chunks.append(chunk)
+    try:
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyTooLargeError("body_too_large")
+            chunks.append(chunk)
+    except (HttpProcessingError, RequestPayloadError):
+        # A Content-Encoding that does not decode, a broken chunked body.
+        raise PayloadError("bad_encoding", "the body could not be read") from None
     return b"".join(chunks)
 
 
@@ -149,7 +166,8 @@ async def reject(
                 body=body,
             )
         )
-    except Exception:
+    except STORAGE_ERRORS:
+        # The refusal stands even when it cannot be recorded.
         log.exception("cannot record the refusal of a %s callback", source)
     return intake.failure(status, error.reason)
 
@@ -160,19 +178,28 @@ async def process_inline(app: web.Application, envelope: Envelope, inbox_id: int
     started = time.perf_counter()
     try:
         await pipeline.process(inbox_id, app[vault_key], app[redis_key], envelope=envelope)
+    except RetryLaterError as exc:
+        log.info("inbox %d waits: %s", inbox_id, exc, extra={"inbox_id": inbox_id})
+        await _retry_later(app, inbox_id, exc)
+    # The inline attempt's boundary: the callback is stored, so any failure is retried, not lost.
     except Exception as exc:
         log.exception(
             "processing inbox %d failed; it will be retried", inbox_id, extra={"inbox_id": inbox_id}
         )
         app[metrics_key].callbacks.labels(source.value, "failed").inc()
-        try:
-            await pipeline.fail(inbox_id, exc, app[redis_key])
-        except Exception:
-            log.exception("cannot schedule the retry of inbox %d", inbox_id)
+        await _retry_later(app, inbox_id, exc)
     finally:
         app[metrics_key].callback_processing.labels(source.value).observe(
             time.perf_counter() - started
         )
+
+
+async def _retry_later(app: web.Application, inbox_id: int, error: BaseException) -> None:
+    try:
+        await pipeline.fail(inbox_id, error, app[redis_key])
+    except _RETRY_SCHEDULING_ERRORS:
+        # The row may not say when to retry: the retry_callbacks cron picks stuck rows up.
+        log.exception("cannot schedule the retry of inbox %d", inbox_id)
 
 
 class VerifiableIntake(CallbackIntake):
@@ -189,5 +216,8 @@ async def receive_verification(request: web.Request, intake: VerifiableIntake) -
         echo = await intake.verify_url(request)
     except CallbackRejected as exc:
         return await reject(request, intake, exc, b"")
+    except STORAGE_ERRORS:
+        log.exception("cannot verify the %s URL now", intake.source.value)
+        return intake.failure(_STORE_FAILED, "temporarily_unavailable")
     # The echo exactly: no quotes, no BOM, no trailing newline (protocols §4.1).
     return web.Response(text=echo, content_type="text/plain")

@@ -6,6 +6,7 @@ and marks the row done in that same transaction — so either the handler's effe
 adds to the outbox are handed to the queue after the commit.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ EventHandler = Callable[[Envelope], Awaitable[str]]
 # 12 h — about a day, like WeChat's own schedule. After the last, the row stays failed.
 RETRY_DELAYS_S = (10, 30, 60, 300, 900, 3600, 10800, 21600, 43200)
 MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
+# Handing a job to Redis takes milliseconds; a hung Redis must not hold WeChat's answer.
+ENQUEUE_TIMEOUT_S = 1.0
 
 
 class EventTable:
@@ -53,9 +56,6 @@ class EventTable:
 
     def handler_for(self, source: CallbackSource, event_type: str) -> EventHandler | None:
         return self._handlers.get((source, event_type))
-
-    def knows(self, source: CallbackSource, event_type: str) -> bool:
-        return (source, event_type) in self._handlers
 
 
 # The one table of the process: handlers/ modules register into it when hub.routes imports them.
@@ -118,39 +118,51 @@ async def _lock(inbox_id: int, *, load_payload: bool) -> InboxCallback:
     return row
 
 
-async def record_failure(inbox_id: int, error: BaseException) -> int:
-    """Note a failed attempt on the row (in its own transaction); returns the attempt count."""
+@dataclass(frozen=True)
+class Failure:
+    attempts: int
+    # Seconds until the next attempt; None when none is left (the row stays failed).
+    retry_in_s: int | None
+
+
+async def record_failure(inbox_id: int, error: BaseException) -> Failure | None:
+    """Note a failed attempt and when the next one is due, in one transaction.
+
+    The due time is on the row, so the retry_callbacks cron re-queues the attempt even if its
+    job is lost; after the last attempt it is cleared, so the row is left for an operator.
+    Returns None when the row is done, ignored or gone.
+    """
     async with in_transaction():
         row = await InboxCallback.select_for_update().get_or_none(id=inbox_id)
         if row is None or row.status in {InboxStatus.DONE, InboxStatus.IGNORED}:
-            return 0
+            return None
         row.status = InboxStatus.FAILED
         row.attempts += 1
         row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        await row.save(update_fields=["status", "attempts", "last_error"])
-        return row.attempts
+        delay = retry_delay_s(row.attempts)
+        row.next_attempt_at = (
+            None if delay is None else datetime.now(UTC) + timedelta(seconds=delay)
+        )
+        await row.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
+        return Failure(row.attempts, delay)
 
 
 async def fail(inbox_id: int, error: BaseException, queue: outbox.Enqueuer) -> int | None:
     """Record a failed attempt and queue the next one; returns its delay (None: no more).
 
-    The next attempt is also written on the row, so the retry_callbacks cron re-queues it if
-    the job is lost (Redis restarted, enqueue failed).
+    If queueing fails (Redis away), the retry_callbacks cron finds the row when it is due.
     """
-    attempts = await record_failure(inbox_id, error)
-    delay = retry_delay_s(attempts) if attempts else None
-    if delay is None:
+    failure = await record_failure(inbox_id, error)
+    if failure is None or failure.retry_in_s is None:
         return None
-    await InboxCallback.filter(id=inbox_id).update(
-        next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay)
-    )
-    await queue.enqueue_job(
-        TaskName.PROCESS_CALLBACK.value,
-        inbox_id,
-        _job_id=retry_job_id(inbox_id, attempts),
-        _defer_by=delay,
-    )
-    return delay
+    async with asyncio.timeout(ENQUEUE_TIMEOUT_S):
+        await queue.enqueue_job(
+            TaskName.PROCESS_CALLBACK.value,
+            inbox_id,
+            _job_id=retry_job_id(inbox_id, failure.attempts),
+            _defer_by=failure.retry_in_s,
+        )
+    return failure.retry_in_s
 
 
 def retry_job_id(inbox_id: int, attempts: int) -> str:

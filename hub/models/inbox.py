@@ -17,7 +17,7 @@ class CallbackSource(StrEnum):
 
 
 class InboxStatus(StrEnum):
-    PENDING = "pending"  # stored, waiting to be processed (first time or retry)
+    PENDING = "pending"  # stored, not processed yet (a retry after a failure is FAILED)
     DONE = "done"  # processed: its effects are committed (or refused, see outcome)
     FAILED = "failed"  # the last attempt raised; retried with back-off, replayable
     IGNORED = "ignored"  # an event type wxhub does not act on: acknowledged and kept

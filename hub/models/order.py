@@ -75,7 +75,8 @@ class PaymentAnomaly(Model):
     order_id: int | None
     out_trade_no = fields.CharField(max_length=32)
     transaction_id = fields.CharField(max_length=32, default="")
-    # amount_mismatch, mchid_mismatch, appid_mismatch, unknown_order, paid_twice
+    # amount_mismatch, mchid_mismatch, appid_mismatch, unknown_order, paid_twice,
+    # paid_after_close
     kind = fields.CharField(max_length=32)
     details: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)

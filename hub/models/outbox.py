@@ -31,8 +31,11 @@ class OutboxMessage(Model):
     last_error: str | None = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     enqueued_at = fields.DatetimeField(null=True)
+    # When the row was last handed to the queue or claimed by a task: a row still enqueued or
+    # running long after it is presumed lost (Redis lost the job, the worker died).
+    leased_at = fields.DatetimeField(null=True)
     done_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_message"
-        indexes = (("status", "created_at"),)
+        indexes = (("status", "created_at"), ("status", "leased_at"))

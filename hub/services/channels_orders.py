@@ -89,7 +89,12 @@ async def apply_details(order_pk: int, details: ShopOrderDetails) -> str:
     """Bring the order in line with the API's details: buyer, amounts and points."""
     async with db.atomic():
         peek = await ChannelsOrder.get(id=order_pk)
-        member = await _member_for(peek.brand_id, peek.shop_appid, details)
+        # Once credited, an order's points belong to that member, whatever a later lookup says.
+        member = (
+            await Member.get(id=peek.member_id)
+            if peek.member_id
+            else await _member_for(peek.brand_id, peek.shop_appid, details)
+        )
         if member is not None:
             member = await Member.select_for_update().get(id=member.id)
         order = await ChannelsOrder.select_for_update().get(id=order_pk)

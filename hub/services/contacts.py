@@ -48,6 +48,9 @@ async def contact_added(
         guide = await Staff.get_or_none(brand_id=event.brand_id, wecom_userid=event.userid)
         store_id = await _store_of(event.brand_id, state, guide)
         link = await _link_for_update(event, status)
+        if link.ended_at is not None and event.occurred_at <= link.ended_at:
+            # Delivered late (a retry): the contact was added, then ended; it stays ended.
+            return "stale"
         link.status = status
         if state:
             link.state = state

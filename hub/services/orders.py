@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hub import db
-from hub.errors import InvalidValueError
+from hub.errors import InvalidValueError, RetryLaterError
 from hub.models.brand import Store, StoreStatus
 from hub.models.member import Member
 from hub.models.order import Order, OrderStatus, PaymentAnomaly
@@ -87,7 +87,8 @@ async def settle_payment(brand_id: int, payment: PaymentResult) -> str:
     """Mark the order paid and credit spend and points; returns the outcome code.
 
     Outcomes: "paid", "already_paid" (the same transaction again), or an anomaly kind
-    ("unknown_order", "mchid_mismatch", "appid_mismatch", "amount_mismatch", "paid_twice").
+    ("unknown_order", "mchid_mismatch", "appid_mismatch", "amount_mismatch", "paid_twice",
+    "paid_after_close").
     The order's created → paid step is one conditional update, so of two concurrent copies of
     a payment exactly one credits anything.
     """
@@ -119,7 +120,8 @@ async def _settled_before(brand_id: int, order_id: int, payment: PaymentResult) 
     order = await Order.get(id=order_id)
     if order.transaction_id == payment.transaction_id:
         return "already_paid"
-    return await _anomaly(brand_id, order, payment, "paid_twice")
+    kind = "paid_after_close" if order.status is OrderStatus.CLOSED else "paid_twice"
+    return await _anomaly(brand_id, order, payment, kind)
 
 
 async def _lock_member(member_id: int | None) -> Member | None:
@@ -188,7 +190,10 @@ async def apply_refund(brand_id: int, refund: RefundResult) -> str:
     Only REFUND.SUCCESS changes anything: spend is reduced and points are taken back in
     proportion (never below zero). CLOSED and ABNORMAL are recorded by the caller only.
     Outcomes: "refunded", "refund_<status>" (not final or failed), "unknown_order",
-    "order_not_paid", "already_refunded".
+    "already_refunded".
+
+    Raises:
+        RetryLaterError: the order is not paid yet (its payment notice has not been processed).
     """
     if refund.refund_status != "SUCCESS":
         return f"refund_{refund.refund_status.lower()}"
@@ -198,8 +203,11 @@ async def apply_refund(brand_id: int, refund: RefundResult) -> str:
             return "unknown_order"
         member = await _lock_member(peek.member_id)
         order = await Order.select_for_update().get(id=peek.id)
+        if order.status is OrderStatus.CREATED:
+            # WeChat delivers notices in any order: the payment's is still to come.
+            raise RetryLaterError(f"refund {refund.out_refund_no} before its payment")
         if order.status not in {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED}:
-            return "order_not_paid" if order.status is OrderStatus.CREATED else "already_refunded"
+            return "already_refunded"
         refund_fen = min(refund.refund_fen, order.amount_fen - order.refunded_fen)
         if refund_fen <= 0:
             return "already_refunded"
@@ -232,7 +240,8 @@ async def _reverse(
                 member_id=member.id,
                 kind=PointsKind.REVERSE,
                 delta=-taken,
-                idempotency_key=f"refund:{refund.out_refund_no}:reverse",
+                # out_refund_no is the merchant's own number: unique per merchant, not globally.
+                idempotency_key=f"refund:{refund.mchid}:{refund.out_refund_no}:reverse",
                 reason=f"refund {refund.out_refund_no}",
                 store_id=order.store_id,
                 guide_id=order.guide_id,

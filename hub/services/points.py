@@ -2,12 +2,12 @@
 
 Lock order: the member row first (select_for_update), then anything else. Every change has an
 idempotency key (unique), so the same change applied twice — or concurrently — lands once: the
-key is checked under the member's lock, and the unique constraint backs that check up.
+key is checked under the member's lock, and the unique constraint backs that check up. Callers
+(settlement, refunds, Channels orders) lock the member and save it after record_change().
 """
 
 from dataclasses import dataclass
 
-from hub import db
 from hub.errors import InvalidValueError
 from hub.models.member import Member
 from hub.models.points import PointsEntry, PointsKind
@@ -31,22 +31,6 @@ class PointsChange:
 def points_for_amount(amount_fen: int) -> int:
     """Points earned by paying `amount_fen` under the default rule."""
     return max(0, amount_fen) // FEN_PER_POINT
-
-
-async def apply_change(change: PointsChange) -> PointsEntry | None:
-    """Apply one change; returns its entry, or None if a change with the key exists already.
-
-    Raises:
-        InvalidValueError: a zero change, or an unknown member.
-    """
-    async with db.atomic():
-        member = await Member.select_for_update().get_or_none(id=change.member_id)
-        if member is None:
-            raise InvalidValueError("member", f"no member {change.member_id}")
-        entry = await record_change(member, change)
-        if entry is not None:
-            await member.save(update_fields=["points_balance", "updated_at"])
-    return entry
 
 
 async def record_change(member: Member, change: PointsChange) -> PointsEntry | None:

@@ -75,7 +75,7 @@ async def record_sent(
     async with db.atomic():
         for report in reports:
             status = DeliveryStatus.DELIVERED if report.error_code == 0 else DeliveryStatus.FAILED
-            updated = await SubscriptionMessage.filter(msgid=report.msgid).update(
+            updated = await SubscriptionMessage.filter(appid=appid, msgid=report.msgid).update(
                 status=status,
                 error_code=report.error_code,
                 error_status=report.error_status,

@@ -148,8 +148,10 @@ class WeChatHttp:
             # The request may have been carried out: only idempotent calls are repeated.
             if idempotent:
                 raise TransientError(type(exc).__name__) from None
+            # The path only: the query carries access tokens and AppSecrets.
+            path = path_and_query.split("?", maxsplit=1)[0]
             raise DeliveryError(
-                f"{method} {path_and_query}: no answer ({type(exc).__name__})", retryable=True
+                f"{method} {path}: no answer ({type(exc).__name__})", retryable=True
             ) from None
         if raw.status >= _SERVER_ERROR:
             raise TransientError(f"HTTP {raw.status}")

@@ -11,6 +11,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from hub import outbox
 from hub.callbacks import inbox, pipeline
 from hub.callbacks.envelope import Envelope
 from hub.models.inbox import CallbackSource, InboxCallback, InboxStatus
@@ -168,23 +169,93 @@ async def test_a_callback_failing_every_time_stops_after_its_last_attempt(
 
 
 async def test_outbox_relay_hands_over_rows_that_were_never_flushed(
-    hub: HubBrand,
-    redis: Redis,
-    run_worker: Callable[[], Awaitable[Worker]],
+    hub: HubBrand, queue: ArqRedis
 ) -> None:
     stale = await OutboxMessage.create(
         task="sync_channels_order", key="k1", payload={"channels_order_id": 999}
     )
+    fresh = await OutboxMessage.create(task="sync_channels_order", key="k2", payload={})
     await OutboxMessage.filter(id=stale.id).update(
         created_at=datetime.now(UTC) - timedelta(minutes=5)
     )
 
-    await run_worker()
+    assert await outbox.relay(queue, older_than_s=5) == 1
 
-    await stale.refresh_from_db()
-    # Handed over, then run: the order does not exist, so the task failed for good.
-    assert stale.status is OutboxStatus.FAILED
-    assert "DoesNotExist" in (stale.last_error or "")
+    assert (await OutboxMessage.get(id=stale.id)).status is OutboxStatus.ENQUEUED
+    assert (await OutboxMessage.get(id=fresh.id)).status is OutboxStatus.PENDING
+    assert await queue.zscore("wxhub:queue", f"outbox:{stale.id}:0") is not None
+
+
+async def test_outbox_relay_requeues_rows_whose_job_was_lost(
+    hub: HubBrand, queue: ArqRedis
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    lost = await OutboxMessage.create(
+        task="sync_channels_order",
+        key="k1",
+        payload={},
+        status=OutboxStatus.ENQUEUED,
+        leased_at=long_ago,
+    )
+    interrupted = await OutboxMessage.create(
+        task="welcome_contact",
+        key="k2",
+        payload={},
+        status=OutboxStatus.RUNNING,
+        leased_at=long_ago,
+    )
+    recent = await OutboxMessage.create(
+        task="sync_channels_order",
+        key="k3",
+        payload={},
+        status=OutboxStatus.ENQUEUED,
+        leased_at=datetime.now(UTC),
+    )
+
+    await outbox.relay(queue, older_than_s=5)
+
+    requeued = await OutboxMessage.get(id=lost.id)
+    assert requeued.status is OutboxStatus.ENQUEUED
+    assert requeued.attempts == 1
+    assert await queue.zscore("wxhub:queue", f"outbox:{lost.id}:1") is not None
+    # A welcome cut short may have been sent: never repeated.
+    failed = await OutboxMessage.get(id=interrupted.id)
+    assert failed.status is OutboxStatus.FAILED
+    assert failed.last_error == "interrupted; not repeated"
+    assert (await OutboxMessage.get(id=recent.id)).attempts == 0
+
+
+async def test_callbacks_past_their_last_attempt_wait_for_an_operator(
+    hub: HubBrand,
+    order: Order,
+    settings: Settings,
+    queue: ArqRedis,
+    redis: Redis,
+    run_worker: Callable[[], Awaitable[Worker]],
+) -> None:
+    vault = load_vault(settings)
+    recorded = await inbox.record(
+        Envelope(
+            source=CallbackSource.WECHAT_PAY,
+            account=MCHID,
+            brand_id=hub.brand.id,
+            event_type="TRANSACTION.SUCCESS",
+            event_key="T9",
+            occurred_at=datetime.now(UTC),
+            payload={"resource": builders.transaction(order.out_trade_no, 8_800)},
+        ),
+        vault,
+    )
+    await InboxCallback.filter(id=recorded.inbox_id).update(attempts=pipeline.MAX_ATTEMPTS - 1)
+
+    assert await pipeline.fail(recorded.inbox_id, RuntimeError("broken"), queue) is None
+    await redis.flushdb()
+    await run_worker()  # retry_callbacks runs at start-up
+
+    row = await InboxCallback.get(id=recorded.inbox_id)
+    assert row.status is InboxStatus.FAILED
+    assert row.next_attempt_at is None
+    assert row.attempts == pipeline.MAX_ATTEMPTS
 
 
 async def test_metrics_count_callbacks_by_result(client: Client, order: Order) -> None:

@@ -186,6 +186,21 @@ async def test_serve_without_a_redis_url_says_what_to_do(tmp_path: Path) -> None
     assert "`wxhub run` starts an embedded Redis" in (tmp_path / "serve.log").read_text()
 
 
+async def test_a_worker_with_an_unusable_data_key_stops_with_status_2(
+    tmp_path: Path, redis_url: str
+) -> None:
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (data_dir / "data.key").write_text("not a key")
+    env = hub_environment(data_dir, free_tcp_port(), WXHUB_REDIS__URL=redis_url)
+    process = await start_hub("worker", env=env, log=tmp_path / "worker.log")
+
+    assert await exit_status(process) == 2
+    log = (tmp_path / "worker.log").read_text()
+    assert "data key file" in log
+    assert "Traceback" not in log
+
+
 async def test_production_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
     env = hub_environment(tmp_path / "var", free_tcp_port(), WXHUB_ENV="production")
     process = await start_hub("serve", env=env, log=tmp_path / "serve.log")

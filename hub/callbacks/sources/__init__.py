@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from hub.accounts import Accounts
 from hub.callbacks.sources.message_push import ChannelsIntake, MiniProgramIntake, WecomIntake
 from hub.callbacks.sources.wechat_pay import PayV2Intake, PayV3Intake
+from hub.vault import Vault
 
 
 @dataclass(frozen=True)
@@ -18,11 +19,11 @@ class Intakes:
     wecom: WecomIntake
 
     @classmethod
-    def build(cls, accounts: Accounts) -> "Intakes":
+    def build(cls, accounts: Accounts, vault: Vault) -> "Intakes":
         return cls(
             pay_v3=PayV3Intake(accounts),
             pay_v2=PayV2Intake(accounts),
-            miniprogram=MiniProgramIntake(accounts),
-            channels=ChannelsIntake(accounts),
-            wecom=WecomIntake(accounts),
+            miniprogram=MiniProgramIntake(accounts, vault),
+            channels=ChannelsIntake(accounts, vault),
+            wecom=WecomIntake(accounts, vault),
         )

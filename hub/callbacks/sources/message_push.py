@@ -4,6 +4,7 @@ One crypto (WXBizMsgCrypt) for all three; what differs is how the account is fou
 URL is verified (WeCom's echostr is encrypted) and what makes two pushes the same event.
 """
 
+import json
 import logging
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from hub.callbacks.envelope import Envelope
 from hub.callbacks.intake import VerifiableIntake
 from hub.errors import PayloadError, SignatureError, UnknownAccountError
 from hub.models.inbox import CallbackSource
+from hub.vault import Vault
 from hub.wechat.message_crypto import PushCrypto, PushQuery
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,42 @@ SUBSCRIPTION_WRAPPERS = {
     "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
     "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
 }
+
+
+KEY_COLUMN = "inbox_callback.event_key"
+# Fields that become keys or columns: short scalars (as WeChat sends them), never structures.
+_KEY_FIELDS = {
+    "ToUserName": 64,
+    "FromUserName": 64,
+    "CreateTime": 20,
+    "MsgType": 32,
+    "Event": 64,
+    "MsgId": 32,
+    "ChangeType": 64,
+    "UserID": 64,
+    "ExternalUserID": 64,
+}
+
+
+def check_fields(fields: dict[str, Any]) -> None:
+    """Refuse what WeChat never sends: structured or oversized key fields, NUL characters.
+
+    In plain mode the body is not signed (protocols §3.3), so anything can arrive here.
+
+    Raises:
+        PayloadError: "malformed_field" or "nul_character".
+    """
+    for name, limit in _KEY_FIELDS.items():
+        value = fields.get(name)
+        if value is not None and (not isinstance(value, str | int) or len(str(value)) > limit):
+            raise PayloadError("malformed_field", f"{name} is not a short value")
+    try:
+        encoded = json.dumps(fields)
+    except (ValueError, RecursionError):
+        raise PayloadError("malformed_field", "the fields cannot be stored") from None
+    if "\\u0000" in encoded:
+        # A database text column cannot hold NUL (PostgreSQL refuses it).
+        raise PayloadError("nul_character", "a field contains a NUL character")
 
 
 def create_time(fields: dict[str, Any]) -> datetime:
@@ -64,7 +102,10 @@ def subscription_items(fields: dict[str, Any], event: str) -> list[dict[str, Any
         items = container["List"]
     else:
         items = container if isinstance(container, list) else fields.get("List", [])
-    items = [items] if isinstance(items, dict) else items
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return []
     return [item for item in items if isinstance(item, dict)]
 
 
@@ -80,8 +121,11 @@ def raw_query(request: web.Request) -> PushQuery:
 class PushIntake(VerifiableIntake):
     """GET (URL verification) and POST (events) of one kind of push account."""
 
-    def __init__(self, lookup: Callable[[str], Awaitable[PushAccount | None]]) -> None:
+    def __init__(
+        self, lookup: Callable[[str], Awaitable[PushAccount | None]], vault: Vault
+    ) -> None:
         self._lookup = lookup
+        self._vault = vault
 
     async def account(self, request: web.Request) -> tuple[PushAccount, PushCrypto]:
         """The account the URL names, with its push crypto.
@@ -107,6 +151,7 @@ class PushIntake(VerifiableIntake):
         query = raw_query(request)
         push = crypto.open_push(body, query, max_bytes=self.max_bytes)
         fields = push.fields
+        check_fields(fields)
         event = event_name(fields)
         payload = self.payload(event, fields)
         if not push.receiver_matches:
@@ -124,7 +169,8 @@ class PushIntake(VerifiableIntake):
             account=account.account_id,
             brand_id=account.brand_id,
             event_type=event,
-            event_key=self.event_key(event, fields),
+            # Push keys embed openids and external user ids: stored as a keyed hash instead.
+            event_key=self._vault.blind_index(self.event_key(event, fields), column=KEY_COLUMN),
             occurred_at=create_time(fields),
             payload=payload,
         )
@@ -159,8 +205,8 @@ class MiniProgramIntake(PushIntake):
 
     source = CallbackSource.MINIPROGRAM
 
-    def __init__(self, accounts: Accounts) -> None:
-        super().__init__(accounts.miniprogram)
+    def __init__(self, accounts: Accounts, vault: Vault) -> None:
+        super().__init__(accounts.miniprogram, vault)
 
     def event_key(self, event: str, fields: dict[str, Any]) -> str:
         return _default_key(event, fields)
@@ -171,8 +217,8 @@ class ChannelsIntake(PushIntake):
 
     source = CallbackSource.CHANNELS
 
-    def __init__(self, accounts: Accounts) -> None:
-        super().__init__(accounts.channels_shop)
+    def __init__(self, accounts: Accounts, vault: Vault) -> None:
+        super().__init__(accounts.channels_shop, vault)
 
     def payload(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         payload = super().payload(event, fields)
@@ -200,8 +246,8 @@ class WecomIntake(PushIntake):
 
     source = CallbackSource.WECOM
 
-    def __init__(self, accounts: Accounts) -> None:
-        super().__init__(accounts.wecom)
+    def __init__(self, accounts: Accounts, vault: Vault) -> None:
+        super().__init__(accounts.wecom, vault)
 
     async def verify_url(self, request: web.Request) -> str:
         # WeCom's echostr is encrypted: the answer is its decryption (§4.1).

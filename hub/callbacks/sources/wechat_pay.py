@@ -180,7 +180,9 @@ class PayV2Intake(CallbackIntake):
             account=account.mchid,
             brand_id=account.brand_id,
             event_type=TRANSACTION_SUCCESS if succeeded else "TRANSACTION.FAIL",
-            event_key=resource["transaction_id"],
+            # A success keeps v3's key (the same payment notified both ways is one event); a
+            # failure notice must not take the key its later success needs.
+            event_key=resource["transaction_id"] + ("" if succeeded else ":FAIL"),
             occurred_at=resource["success_time"] or datetime.now(UTC),
             payload={"notification_id": "", "resource": resource, "version": 2},
         )
