@@ -15,7 +15,7 @@ from hub.callbacks.sources.wechat_pay import (
 )
 from hub.keys import intakes_key
 from hub.models.inbox import CallbackSource
-from hub.services import orders
+from hub.services import refunds, settlement
 
 
 async def notification_v3(request: web.Request) -> web.Response:
@@ -29,9 +29,9 @@ async def notification_v2(request: web.Request) -> web.Response:
 @EVENTS.on(CallbackSource.WECHAT_PAY, TRANSACTION_SUCCESS)
 async def on_transaction_success(envelope: Envelope) -> str:
     paid = TransactionResource.model_validate(envelope.payload["resource"])
-    return await orders.settle_payment(
+    return await settlement.settle_payment(
         envelope.brand_id,
-        orders.PaymentResult(
+        settlement.PaymentResult(
             mchid=paid.mchid,
             appid=paid.appid,
             out_trade_no=paid.out_trade_no,
@@ -49,9 +49,9 @@ async def on_transaction_success(envelope: Envelope) -> str:
 @EVENTS.on(CallbackSource.WECHAT_PAY, *REFUND_EVENTS)
 async def on_refund(envelope: Envelope) -> str:
     refund = RefundResource.model_validate(envelope.payload["resource"])
-    return await orders.apply_refund(
+    return await refunds.apply_refund_notification(
         envelope.brand_id,
-        orders.RefundResult(
+        refunds.RefundResult(
             mchid=refund.mchid,
             out_trade_no=refund.out_trade_no,
             out_refund_no=refund.out_refund_no,

@@ -15,7 +15,9 @@
     ├── DomainError(reason)           a domain rule refused the operation
     │   ├── NotFoundError             the named thing does not exist (HTTP 404)
     │   ├── AlreadyExistsError        a unique thing exists already (HTTP 409)
-    │   └── InvalidValueError         a value breaks a rule of its field (HTTP 400)
+    │   ├── InvalidValueError         a value breaks a rule of its field (HTTP 400)
+    │   ├── AuthenticationError       no, unknown or expired credentials (HTTP 401)
+    │   └── PermissionDeniedError     known caller, not allowed to do this (HTTP 403)
     └── DeliveryError(retryable)      an outbound call failed; `retryable` says whether to retry
         ├── WeChatApiError            api.weixin / qyapi answered a non-zero errcode
         └── PayApiError               api.mch.weixin answered an error status (or a bad signature)
@@ -105,6 +107,14 @@ class InvalidValueError(DomainError):
     def __init__(self, field: str, message: str, reason: str = "invalid_value") -> None:
         super().__init__(reason, f"{field}: {message}")
         self.field = field
+
+
+class AuthenticationError(DomainError):
+    """The request carries no credentials, unknown ones, or expired ones."""
+
+
+class PermissionDeniedError(DomainError):
+    """The caller is known but may not do this (another brand's data, outside their scope)."""
 
 
 class DeliveryError(HubError):

@@ -10,7 +10,15 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hub.errors import AlreadyExistsError, DomainError, InvalidValueError, NotFoundError
+from hub.errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    DeliveryError,
+    DomainError,
+    InvalidValueError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from hub.keys import metrics_key
 from hub.request_id import accept_request_id, request_id_var
 
@@ -22,6 +30,8 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFoundError: 404,
     AlreadyExistsError: 409,
     InvalidValueError: 400,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
 }
 # Routes are labelled by their pattern, so /callbacks/wechatpay/123 is one series, not many.
 _UNMATCHED_ROUTE = "<unmatched>"
@@ -81,7 +91,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        return error_response(_status_of(exc), exc.reason, exc.message)
+        response = error_response(_status_of(exc), exc.reason, exc.message)
+        if isinstance(exc, AuthenticationError):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="wxhub"'
+        return response
+    except DeliveryError as exc:
+        # WeChat (or another outside service) failed us: the caller may try again shortly.
+        log.warning("%s %s: outbound call failed: %s", request.method, request.path, exc)
+        response = error_response(503, "wechat_unavailable", "WeChat did not answer; try again")
+        response.headers["Retry-After"] = "5"
+        return response
     except web.HTTPException as exc:
         if exc.status < HTTPStatus.BAD_REQUEST:
             raise

@@ -27,6 +27,8 @@ class TaskName(StrEnum):
     SYNC_CHANNELS_ORDER = "sync_channels_order"
     LINK_CONTACT_MEMBER = "link_contact_member"
     WELCOME_CONTACT = "welcome_contact"
+    # Ask WeChat Pay to refund the WeChat part of a refund (the notification settles it).
+    REQUEST_PAY_REFUND = "request_pay_refund"
 
 
 def serialize_job(job: dict[str, Any]) -> bytes:

@@ -7,7 +7,7 @@ that imports handlers/.
 from aiohttp import web
 
 from handlers import channels, mini_program, wechat_pay, wecom
-from hub.api import health
+from hub.api import health, mp_members, mp_orders, open_members, open_orders
 from hub.callbacks.pipeline import EVENTS, EventTable
 
 # appids, mchids and corpids are short and alphanumeric; anything else is not a route (404).
@@ -27,6 +27,41 @@ def setup_routes(app: web.Application) -> None:
     ):
         app.router.add_get(prefix, module.verify_url)
         app.router.add_post(prefix, module.push)
+    _mini_program_api(app.router)
+    _open_api(app.router)
+
+
+def _mini_program_api(router: web.UrlDispatcher) -> None:
+    """The brand's mini-program, as the logged-in member (docs/api.md)."""
+    mp = "/api/mp/v1"
+    router.add_post(f"{mp}/login", mp_members.log_in)
+    router.add_get(f"{mp}/me", mp_members.show_me)
+    router.add_post(f"{mp}/me/phone", mp_members.bind_phone)
+    router.add_get(f"{mp}/me/points", mp_members.list_points)
+    router.add_get(f"{mp}/me/stored-value", mp_members.list_stored_value)
+    router.add_get(f"{mp}/me/orders", mp_members.list_orders)
+    router.add_get(f"{mp}/stores/{{store_id}}", mp_orders.show_store)
+    router.add_post(f"{mp}/orders", mp_orders.create_order)
+    router.add_get(f"{mp}/orders/{{out_trade_no}}", mp_orders.show_order)
+    router.add_get(f"{mp}/recharge-tiers", mp_orders.list_recharge_tiers)
+    router.add_post(f"{mp}/recharges", mp_orders.create_recharge)
+    router.add_get(f"{mp}/cards", mp_orders.list_cards)
+    router.add_post(f"{mp}/cards/{{code}}/purchase", mp_orders.buy_card)
+
+
+def _open_api(router: web.UrlDispatcher) -> None:
+    """The brand's own systems (POS, CRM), with a brand API key (docs/api.md)."""
+    api = "/api/v1"
+    member = f"{api}/members/{{member_id}}"
+    router.add_get(f"{api}/members", open_members.look_up_member)
+    router.add_get(member, open_members.show_member)
+    router.add_get(f"{member}/points", open_members.list_member_points)
+    router.add_get(f"{member}/stored-value", open_members.list_member_stored_value)
+    router.add_post(f"{member}/points/adjustments", open_members.adjust_points)
+    router.add_post(f"{member}/points/redemptions", open_members.redeem_points)
+    router.add_post(f"{api}/orders", open_orders.post_offline_order)
+    router.add_get(f"{api}/orders/{{out_trade_no}}", open_orders.show_order)
+    router.add_post(f"{api}/orders/{{out_trade_no}}/refunds", open_orders.refund_order)
 
 
 def event_table() -> EventTable:

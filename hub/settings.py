@@ -106,6 +106,15 @@ class CallbackSettings(_Section):
     channels_push_max_age_s: int = Field(gt=0)
 
 
+class MembershipSettings(_Section):
+    """Mini-program sessions and orders awaiting payment."""
+
+    # A mini-program login lasts this long; then the customer logs in again.
+    session_ttl_days: int = Field(gt=0, le=365)
+    # WeChat accepts payment of an order this long (JSAPI time_expire); then it is closed.
+    pay_within_minutes: int = Field(ge=1, le=120)
+
+
 class WorkerSettings(_Section):
     max_jobs: int = Field(gt=0)
     job_timeout_s: float = Field(gt=0)
@@ -122,6 +131,7 @@ class Settings(_Section):
     logging: LoggingSettings
     worker: WorkerSettings
     callbacks: CallbackSettings
+    membership: MembershipSettings
     wechat: WeChatSettings
     simulator: SimulatorSettings
 

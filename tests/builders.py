@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import Brand, Store
-from hub.services import accounts, brands
+from hub.services import accounts, brands, programme
 from hub.services.audit import Actor
 from hub.vault import Vault
 from hub.wechat import pay_v2
@@ -368,3 +368,77 @@ def channels_order(event: str, order_id: str, openid: str = "o_shop_buyer") -> d
         "Event": event,
         "order_info": {"order_id": int(order_id), "pay_time": int(time.time())},
     }
+
+
+# -- a membership programme ------------------------------------------------------------------
+
+# Two free levels above the entry one (by lifetime spend, or by 12-month spend or invites), a
+# paid card, two recharge tiers, and double points in a second store.
+PROGRAMME: dict[str, Any] = {
+    "policy": {"fen_per_point": 100, "points_valid_months": 12, "bonus_refundable": False},
+    "cards": [
+        {
+            "code": "member",
+            "name": "会员卡",
+            "kind": "free",
+            "default": True,
+            "level_period_months": 12,
+            "downgrade_at_period_end": True,
+            "levels": [
+                {"code": "regular", "name": "普通会员", "rank": 0},
+                {
+                    "code": "silver",
+                    "name": "银卡",
+                    "rank": 1,
+                    "discount_percent": 5,
+                    "points_multiplier_percent": 150,
+                    "upgrade_gift_points": 100,
+                    "cumulative_spend_fen": 100_000,
+                },
+                {
+                    "code": "gold",
+                    "name": "金卡",
+                    "rank": 2,
+                    "discount_percent": 10,
+                    "points_multiplier_percent": 200,
+                    "upgrade_gift_points": 300,
+                    "rolling_spend_fen": 300_000,
+                    "rolling_months": 12,
+                    "min_invites": 5,
+                },
+            ],
+        },
+        {
+            "code": "plus",
+            "name": "PLUS 年卡",
+            "kind": "paid",
+            "price_fen": 19_900,
+            "validity_days": 365,
+            "levels": [
+                {
+                    "code": "plus",
+                    "name": "PLUS",
+                    "rank": 0,
+                    "discount_percent": 12,
+                    "points_multiplier_percent": 200,
+                }
+            ],
+        },
+    ],
+    "store_bonuses": [{"store": "s002", "name": "开业双倍积分", "bonus_percent": 100}],
+    "recharge_tiers": [
+        {"pay_fen": 50_000, "bonus_fen": 5_000},
+        {"pay_fen": 100_000, "bonus_fen": 20_000},
+    ],
+}
+
+
+async def apply_programme(hub: HubBrand, **policy: Any) -> Store:
+    """Give the hub brand the test programme (policy overrides apply); returns store s002."""
+    actor = Actor.cli()
+    bund = await Store.get_or_none(brand=hub.brand, code="s002") or await brands.add_store(
+        hub.brand, "s002", "The Bund", actor
+    )
+    spec = PROGRAMME | {"policy": PROGRAMME["policy"] | policy}
+    await programme.apply_programme(hub.brand, programme.parse_spec(spec), actor)
+    return bund

@@ -19,6 +19,7 @@ from tortoise.context import get_current_context
 from hub import db as hub_db
 from hub.app import create_app
 from hub.queue import create_queue_pool
+from hub.services.programme import forget_programmes
 from hub.settings import Settings, load_settings
 from tests.servers import PostgresServer, RedisServer
 from workers.settings import build_worker
@@ -92,6 +93,8 @@ def _fresh_query_cache() -> None:
     """Forget tortoise's cached SQL: it is keyed by connection name and table, not by dialect,
     so SQL built for SQLite would be reused on PostgreSQL (production runs one backend)."""
     EXECUTOR_CACHE.clear()
+    # Programmes are cached per process by brand id; every test starts from an empty database.
+    forget_programmes()
 
 
 async def _migrate(settings: Settings) -> None:

@@ -4,15 +4,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from hub.errors import WeChatApiError
 from hub.messages import render_text
 from hub.models.brand import Store
 from hub.models.contact import ContactLink
-from hub.models.member import Member
 from hub.models.outbox import OutboxMessage
 from hub.models.staff import Staff
+from hub.services import contacts
 from hub.wechat.wecom_api import WelcomeMessage
 from workers.context import WorkerDeps
 from workers.outbox_relay import carry_out
@@ -73,16 +71,4 @@ async def _link_member(worker: WorkerDeps, message: OutboxMessage) -> str:
     contact = await worker.accounts.wecom_api(corp).external_contact(link.external_userid)
     if contact.unionid is None:
         return "no_unionid"
-    async with in_transaction():
-        member = await Member.select_for_update().get_or_none(
-            brand_id=link.brand_id, unionid=contact.unionid
-        )
-        if member is None:
-            return "not_a_member_yet"
-        # The guide who added the customer is credited with their later sales.
-        if link.guide_id is not None:
-            member.guide_id = link.guide_id
-        member.home_store_id = member.home_store_id or link.store_id
-        await member.save(update_fields=["guide_id", "home_store_id", "updated_at"])
-        await ContactLink.filter(id=link.id).update(member_id=member.id)
-    return "linked"
+    return await contacts.attach_member(link.id, contact.unionid, datetime.now(UTC))

@@ -30,7 +30,9 @@ from workers.channels_orders import sync_channels_order
 from workers.contact_welcome import WELCOME_MAX_TRIES, link_contact_member, welcome_contact
 from workers.context import WorkerDeps, deps
 from workers.maintenance import prune_worker_presence
+from workers.membership import close_unpaid_orders, expire_points, forget_sessions, review_levels
 from workers.outbox_relay import MAX_TRIES, relay_outbox
+from workers.pay_refunds import request_pay_refund
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ FUNCTIONS = [
     func(process_callback, name=TaskName.PROCESS_CALLBACK.value, max_tries=3),
     func(sync_channels_order, name=TaskName.SYNC_CHANNELS_ORDER.value, max_tries=MAX_TRIES),
     func(link_contact_member, name=TaskName.LINK_CONTACT_MEMBER.value, max_tries=MAX_TRIES),
+    func(request_pay_refund, name=TaskName.REQUEST_PAY_REFUND.value, max_tries=MAX_TRIES),
     # The welcome is only accepted within 20 s.
     func(
         welcome_contact,
@@ -68,6 +71,11 @@ def cron_jobs() -> list[CronJob]:
         cron(retry_callbacks, second=30, run_at_startup=True, timeout=60),
         # Often: a welcome message that missed its flush has a 20 s window.
         cron(relay_outbox, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
+        cron(close_unpaid_orders, second=45, run_at_startup=True, timeout=60),
+        # Hourly: expiry and level periods are dated to the moment, checked within the hour.
+        cron(expire_points, minute=10, second=15, run_at_startup=True, timeout=600),
+        cron(review_levels, minute=20, second=15, run_at_startup=True, timeout=600),
+        cron(forget_sessions, minute=30, second=15, timeout=300),
     ]
 
 

@@ -3,6 +3,7 @@
 MODEL_MODULES = [
     "hub.models.brand",
     "hub.models.staff",
+    "hub.models.membership",
     "hub.models.member",
     "hub.models.account",
     "hub.models.api_key",
@@ -11,6 +12,7 @@ MODEL_MODULES = [
     "hub.models.outbox",
     "hub.models.order",
     "hub.models.points",
+    "hub.models.stored_value",
     "hub.models.subscription",
     "hub.models.contact",
     "hub.models.channels_order",

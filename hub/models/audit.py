@@ -12,6 +12,8 @@ from hub.models.brand import Brand
 class ActorType(StrEnum):
     STAFF = "staff"
     API_KEY = "api_key"
+    # A customer acting for themselves in the mini-program (binding a phone merges members).
+    MEMBER = "member"
     # An operator at the command line; actor_id is the operating-system user.
     CLI = "cli"
     SYSTEM = "system"

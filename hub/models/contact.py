@@ -39,6 +39,8 @@ class ContactLink(Model):
     )
     store_id: int | None
     state = fields.CharField(max_length=30, null=True)
+    # The customer's unionid once WeCom told it: links the member, even one who joins later.
+    unionid = fields.CharField(max_length=64, null=True)
     # Filled once the customer's unionid leads to a member.
     member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "hub.Member", related_name="contact_links", null=True, on_delete=fields.SET_NULL
@@ -56,3 +58,4 @@ class ContactLink(Model):
     class Meta:
         table = "contact_link"
         unique_together = (("corpid", "userid", "external_userid"),)
+        indexes = (("brand_id", "unionid"),)

@@ -16,10 +16,16 @@ class PointsKind(StrEnum):
     REDEEM = "redeem"
     EXPIRE = "expire"
     ADJUST = "adjust"
+    GIFT = "gift"  # given on reaching a level for the first time
 
 
 class PointsEntry(Model):
-    """One change of a member's points. The member's balance moves only together with it."""
+    """One change of a member's points. The member's balance moves only together with it.
+
+    A positive entry is also a lot: `remaining` is what is left of it after negative entries
+    took from the oldest lots first, and it expires at `expires_at`. The member's balance is
+    the sum of the remaining of their lots.
+    """
 
     id = fields.BigIntField(primary_key=True)
     brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
@@ -46,10 +52,14 @@ class PointsEntry(Model):
     )
     guide_id: int | None
     reason = fields.CharField(max_length=128, default="")
+    # The order that earned or reversed it (a reversal takes from its order's lot first).
+    order_id = fields.BigIntField(null=True)
+    remaining = fields.IntField(default=0)
+    expires_at = fields.DatetimeField(null=True)
     # e.g. "order:ABC123:earn": the same change can never be written twice.
     idempotency_key = fields.CharField(max_length=128, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "points_entry"
-        indexes = (("member_id", "created_at"),)
+        indexes = (("member_id", "created_at"), ("member_id", "remaining"), ("expires_at",))

@@ -17,6 +17,15 @@ class Actor:
     id: str
 
     @classmethod
+    def member(cls, member_id: int) -> "Actor":
+        """A customer acting for themselves in the mini-program."""
+        return cls(ActorType.MEMBER, str(member_id))
+
+    @classmethod
+    def api_key(cls, key_id: int) -> "Actor":
+        return cls(ActorType.API_KEY, str(key_id))
+
+    @classmethod
     def cli(cls) -> "Actor":
         try:
             user = getpass.getuser()

@@ -6,7 +6,7 @@ minus refunds, with idempotent ledger keys, so syncing an order again never cred
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -15,9 +15,11 @@ from tortoise.transactions import in_transaction
 from hub import db, outbox
 from hub.models.channels_order import ChannelsOrder, ChannelsOrderStatus
 from hub.models.member import Member, MemberOpenid
-from hub.models.points import PointsKind
+from hub.models.points import PointsEntry, PointsKind
 from hub.queue import TaskName
-from hub.services.points import PointsChange, points_for_amount, record_change
+from hub.services.member_locks import lock_member
+from hub.services.points import PointsChange, lot_expiry, points_for_sale, record_change
+from hub.services.programme import load_programme
 
 _EVENT_STATUS = {
     "channels_ec_order_new": ChannelsOrderStatus.NEW,
@@ -96,7 +98,7 @@ async def apply_details(order_pk: int, details: ShopOrderDetails) -> str:
             else await _member_for(peek.brand_id, peek.shop_appid, details)
         )
         if member is not None:
-            member = await Member.select_for_update().get(id=member.id)
+            member = await lock_member(member.id)
         order = await ChannelsOrder.select_for_update().get(id=order_pk)
         order.amount_fen = details.amount_fen
         order.refunded_fen = details.refunded_fen
@@ -112,20 +114,35 @@ async def apply_details(order_pk: int, details: ShopOrderDetails) -> str:
 
 
 async def _settle_points(order: ChannelsOrder, member: Member, details: ShopOrderDetails) -> None:
-    """Points of a paid shop order for its (locked) member: earned once, refunds taken back."""
-    earned = points_for_amount(details.amount_fen)
+    """Points of a paid shop order for its (locked) member, refunds taken back in proportion.
+
+    Earned once, at the member's level (no store bonus: the shop is no store).
+    """
     key = f"channels:{order.shop_appid}:{order.order_id}"
+    programme = await load_programme(member.brand_id)
+    now = datetime.now(UTC)
+    earned = points_for_sale(
+        programme, programme.level(member.level_id), details.amount_fen, None, now
+    )
     # What the member held from this order before this sync: all of it on the first sync,
     # else what the last sync left (points_earned tracks the points the order still gives).
     held = order.points_earned
     earn = PointsChange(
-        member.id, PointsKind.EARN, earned, f"{key}:earn", reason=f"Channels order {order.order_id}"
+        member.id,
+        PointsKind.EARN,
+        earned,
+        f"{key}:earn",
+        reason=f"Channels order {order.order_id}",
+        expires_at=lot_expiry(programme, now),
     )
     if earned and await record_change(member, earn):
         held = earned
+    elif details.refunded_fen:
+        first = await PointsEntry.get_or_none(idempotency_key=f"{key}:earn")
+        earned = first.delta if first else 0
     # Refunds take back points in proportion; keyed by the refunded total, so a repeated
     # sync takes nothing twice and each further refund takes only its own share.
-    kept = points_for_amount(details.amount_fen - details.refunded_fen)
+    kept = earned * max(0, details.amount_fen - details.refunded_fen) // max(1, details.amount_fen)
     if held > kept:
         await record_change(
             member,

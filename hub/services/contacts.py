@@ -16,8 +16,10 @@ from tortoise.transactions import in_transaction
 from hub import db, outbox
 from hub.models.brand import Store
 from hub.models.contact import ContactLink, ContactStatus
+from hub.models.member import Member
 from hub.models.staff import Staff
 from hub.queue import TaskName
+from hub.services.member_locks import lock_member
 
 # "s<store id>g<staff id>", ≤ 30 characters: what wxhub puts in the state of each code it makes.
 _STATE = re.compile(r"s([0-9]{1,12})g([0-9]{1,12})")
@@ -133,3 +135,47 @@ async def _link_for_update(event: ContactEvent, status: ContactStatus) -> Contac
             )
     except IntegrityError:
         return await ContactLink.select_for_update().get(**key)
+
+
+async def attach_member(link_id: int, unionid: str, now: datetime) -> str:
+    """WeCom told the contact's unionid: link its member, whose later sales go to the guide.
+
+    A customer who is not a member yet is linked when they join (attach_waiting_links).
+    """
+    async with db.atomic():
+        link = await ContactLink.get(id=link_id)
+        await ContactLink.filter(id=link_id).update(unionid=unionid)
+        member = await Member.get_or_none(brand_id=link.brand_id, unionid=unionid)
+        if member is None:
+            return "not_a_member_yet"
+        member = await lock_member(member.id)
+        link.unionid = unionid
+        _follow_guide(member, link, now)
+        await member.save(update_fields=["guide_id", "guide_since", "home_store_id", "updated_at"])
+        await ContactLink.filter(id=link_id).update(member_id=member.id)
+    return "linked"
+
+
+async def attach_waiting_links(member: Member) -> int:
+    """A (locked or new) member now has a unionid: link the guides who added them before.
+
+    The most recently added active link decides the guide. The caller saves the member.
+    """
+    links = await ContactLink.filter(
+        brand_id=member.brand_id, unionid=member.unionid, member_id=None
+    ).order_by("added_at")
+    for link in links:
+        if link.status is ContactStatus.ACTIVE:
+            _follow_guide(member, link, link.added_at)
+    if links:
+        await ContactLink.filter(id__in=[link.id for link in links]).update(member_id=member.id)
+        await member.save(update_fields=["guide_id", "guide_since", "home_store_id", "updated_at"])
+    return len(links)
+
+
+def _follow_guide(member: Member, link: ContactLink, since: datetime) -> None:
+    # The guide who added the customer is credited with their later sales.
+    if link.guide_id is not None and link.guide_id != member.guide_id:
+        member.guide_id = link.guide_id
+        member.guide_since = since
+    member.home_store_id = member.home_store_id or link.store_id

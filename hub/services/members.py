@@ -1,17 +1,23 @@
-"""Members: creation and the identities they are found by (phone, unionid, member code).
+"""Members: creation, locking, and the identities they are found by (phone, unionid, code).
 
 Phone numbers are normalised to E.164, stored sealed, and found through a keyed blind index.
+A member merged into another keeps its row (and code) with `merged_into` set: every lookup and
+every lock follows it to the survivor.
 """
 
 import re
 import secrets
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from hub.errors import AlreadyExistsError, InvalidValueError
+from hub.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from hub.models.brand import Brand, Store
 from hub.models.member import Member
+from hub.services import levels
+from hub.services.member_locks import resolve_member
+from hub.services.programme import load_programme
 from hub.vault import Vault
 
 PHONE_COLUMN = "member.phone"
@@ -22,6 +28,8 @@ _E164_MAX_DIGITS = 15
 _E164_MIN_DIGITS = 6
 _SEPARATORS = re.compile(r"[\s\-()]")
 _CN_MOBILE = re.compile(r"1[0-9]{10}")
+# Member ids are 32-bit: a larger number is no id (and would overflow PostgreSQL's integer).
+MAX_INT_ID = 2**31 - 1
 
 
 def normalize_phone(number: str, country_code: str = "86") -> str:
@@ -56,21 +64,23 @@ async def create_member(
     phone: str | None = None,
     unionid: str | None = None,
     home_store: Store | None = None,
+    invited_by: Member | None = None,
 ) -> Member:
-    """Create a member of the brand with a fresh member code.
+    """Create a member of the brand with a fresh member code, on the default card.
 
     Raises:
         InvalidValueError: the phone number is not valid.
         AlreadyExistsError: the phone number or unionid already belongs to a member.
     """
     normalised = normalize_phone(phone) if phone else None
+    programme = await load_programme(brand.id)
     for _ in range(_CODE_ATTEMPTS):
         code = str(secrets.randbelow(9 * 10 ** (_CODE_DIGITS - 1)) + 10 ** (_CODE_DIGITS - 1))
         if await Member.exists(brand=brand, code=code):
             continue
         try:
             async with in_transaction():
-                return await Member.create(
+                member = await Member.create(
                     brand=brand,
                     code=code,
                     unionid=unionid,
@@ -79,7 +89,11 @@ async def create_member(
                     else None,
                     phone_index=phone_index(vault, normalised) if normalised else None,
                     home_store=home_store,
+                    invited_by=invited_by,
                 )
+                if await levels.enrol(member, programme, datetime.now(UTC)):
+                    await member.save(update_fields=levels.LEVEL_FIELDS)
+                return member
         except IntegrityError:
             if not await Member.exists(brand=brand, code=code):
                 raise AlreadyExistsError(
@@ -100,3 +114,28 @@ def member_phone(member: Member, vault: Vault) -> str | None:
     if member.phone_sealed is None:
         return None
     return vault.open(bytes(member.phone_sealed), column=PHONE_COLUMN)
+
+
+async def find_member(brand_id: int, vault: Vault, *, by: str, value: str) -> Member:
+    """A member of the brand by "id", "code", "phone" or "unionid" (following merges).
+
+    Raises:
+        NotFoundError: no such member.
+        InvalidValueError: an unknown key or a malformed phone number or id.
+    """
+    if by == "id":
+        if not value.isdigit() or int(value) > MAX_INT_ID:
+            raise InvalidValueError("id", "must be a member number")
+        member = await Member.get_or_none(brand_id=brand_id, id=int(value))
+    elif by == "code":
+        member = await Member.get_or_none(brand_id=brand_id, code=value)
+    elif by == "phone":
+        index = phone_index(vault, normalize_phone(value))
+        member = await Member.get_or_none(brand_id=brand_id, phone_index=index)
+    elif by == "unionid":
+        member = await Member.get_or_none(brand_id=brand_id, unionid=value)
+    else:
+        raise InvalidValueError("by", "must be id, code, phone or unionid")
+    if member is None:
+        raise NotFoundError("member_not_found", f"no member with this {by}")
+    return await resolve_member(member)

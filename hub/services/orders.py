@@ -1,56 +1,79 @@
-"""Orders: creation, settlement by WeChat Pay, refunds.
+"""Orders: sales in a store, recharges and card purchases — created, posted by a POS, closed.
 
-Lock order: member, then order (then anything else). A payment is checked against its order
-(merchant, app, amount) before anything is credited; a mismatch becomes a PaymentAnomaly row
-and nothing else. Points and spend move in the same transaction as the order's status.
+Lock order: member, then order (then anything else). The stored-value part of an order is
+taken from the balance when the order is created and given back if it is never paid. An
+order paid entirely from stored value, and a POS order, are settled at once (settlement.py);
+the others when WeChat Pay's notification arrives.
 """
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
 from hub import db
-from hub.errors import InvalidValueError, RetryLaterError
+from hub.errors import AlreadyExistsError, DomainError, InvalidValueError, NotFoundError
 from hub.models.brand import Store, StoreStatus
 from hub.models.member import Member
-from hub.models.order import Order, OrderStatus, PaymentAnomaly
-from hub.models.points import PointsKind
-from hub.services.points import PointsChange, points_for_amount, record_change
+from hub.models.membership import CardKind
+from hub.models.order import Order, OrderKind, OrderSource, OrderStatus
+from hub.models.stored_value import StoredValueKind
+from hub.services import audit, stored_value
+from hub.services.audit import Actor
+from hub.services.fields import check_text
+from hub.services.member_locks import lock_member, lock_member_or_none
+from hub.services.programme import load_programme
+from hub.services.settlement import complete_order
 
 # WeChat Pay's own ceiling per order is far higher; a store sale above ¥1,000,000 is a typo.
 MAX_ORDER_FEN = 100_000_000
+# A single recharge above ¥50,000 is refused (stored value is prepaid money held for members).
+MAX_RECHARGE_FEN = 5_000_000
+# How long a POS may take to post a sale, and how far its clock may run ahead of ours.
+MAX_POS_DELAY = timedelta(days=31)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
-class PaymentResult:
-    """What a TRANSACTION.SUCCESS notification says about a payment."""
+class PayTarget:
+    """Where the WeChat part of an order is paid: the brand's merchant, app and the payer."""
 
     mchid: str
     appid: str
-    out_trade_no: str
-    transaction_id: str
-    amount_fen: int
-    payer_fen: int
-    paid_at: datetime
-    openid: str
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    """What a REFUND.* notification says about a refund."""
-
-    mchid: str
-    out_trade_no: str
-    out_refund_no: str
-    refund_status: str
-    refund_fen: int
-    total_fen: int
+    payer_openid: str
+    # Until when WeChat accepts the payment (JSAPI time_expire).
+    expires_at: datetime
 
 
 def new_out_trade_no() -> str:
     """An order number for WeChat Pay: 'W' + 24 hex digits (unique, 6-32 allowed chars)."""
     return "W" + secrets.token_hex(12)
+
+
+def check_amount(amount_fen: int, field: str = "amount_fen", ceiling: int = MAX_ORDER_FEN) -> int:
+    """Raises InvalidValueError unless 1 <= amount <= ceiling (an int, not a bool)."""
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise InvalidValueError(field, "must be a whole number of fen")
+    if not 0 < amount_fen <= ceiling:
+        raise InvalidValueError(field, f"must be between 1 and {ceiling} fen")
+    return amount_fen
+
+
+def check_store(store: Store, brand_id: int) -> Store:
+    """Raises NotFoundError for another brand's store, InvalidValueError for a paused one."""
+    if store.brand_id != brand_id:
+        raise NotFoundError("store_not_found", f"no store {store.id}")
+    if store.status is StoreStatus.PAUSED:
+        raise InvalidValueError("store", "the store is paused", reason="store_paused")
+    return store
+
+
+def level_discount_fen(original_fen: int, discount_percent: int) -> int:
+    """The level's discount, rounded down to the fen (the customer never pays less than due)."""
+    return original_fen * discount_percent // 100
 
 
 async def create_order(
@@ -62,15 +85,13 @@ async def create_order(
     member: Member | None = None,
     description: str = "",
 ) -> Order:
-    """A new order awaiting payment in `store`.
+    """A plain sale awaiting WeChat Pay for `amount_fen` (no discount, no stored value).
 
     Raises:
         InvalidValueError: a zero, negative or too large amount, or a paused store.
     """
-    if not 0 < amount_fen <= MAX_ORDER_FEN:
-        raise InvalidValueError("amount_fen", f"must be between 1 and {MAX_ORDER_FEN}")
-    if store.status is StoreStatus.PAUSED:
-        raise InvalidValueError("store", "the store is paused", reason="store_paused")
+    check_amount(amount_fen)
+    check_store(store, store.brand_id)
     return await Order.create(
         brand_id=store.brand_id,
         store=store,
@@ -78,173 +99,357 @@ async def create_order(
         out_trade_no=new_out_trade_no(),
         mchid=mchid,
         appid=appid,
+        original_fen=amount_fen,
         amount_fen=amount_fen,
         description=description[:127],
     )
 
 
-async def settle_payment(brand_id: int, payment: PaymentResult) -> str:
-    """Mark the order paid and credit spend and points; returns the outcome code.
-
-    Outcomes: "paid", "already_paid" (the same transaction again), or an anomaly kind
-    ("unknown_order", "mchid_mismatch", "appid_mismatch", "amount_mismatch", "paid_twice",
-    "paid_after_close").
-    The order's created → paid step is one conditional update, so of two concurrent copies of
-    a payment exactly one credits anything.
-    """
-    async with db.atomic():
-        order = await Order.get_or_none(out_trade_no=payment.out_trade_no, brand_id=brand_id)
-        if order is None:
-            return await _anomaly(brand_id, None, payment, "unknown_order")
-        mismatch = _mismatch(order, payment)
-        if mismatch is not None:
-            return await _anomaly(brand_id, order, payment, mismatch)
-        member = await _lock_member(order.member_id)
-        points = points_for_amount(order.amount_fen) if member is not None else 0
-        paid = await Order.filter(id=order.id, status=OrderStatus.CREATED).update(
-            status=OrderStatus.PAID,
-            transaction_id=payment.transaction_id,
-            payer_fen=payment.payer_fen,
-            paid_at=payment.paid_at,
-            points_earned=points,
-            guide_id=member.guide_id if member else None,
-        )
-        if not paid:
-            return await _settled_before(brand_id, order.id, payment)
-        if member is not None:
-            await _credit(order, member, points)
-    return "paid"
+@dataclass(frozen=True)
+class SaleRequest:
+    store: Store
+    original_fen: int
+    stored_value_fen: int = 0
+    description: str = ""
+    # The client's idempotency key: the same key again returns the first order.
+    client_key: str | None = None
 
 
-async def _settled_before(brand_id: int, order_id: int, payment: PaymentResult) -> str:
-    order = await Order.get(id=order_id)
-    if order.transaction_id == payment.transaction_id:
-        return "already_paid"
-    kind = "paid_after_close" if order.status is OrderStatus.CLOSED else "paid_twice"
-    return await _anomaly(brand_id, order, payment, kind)
-
-
-async def _lock_member(member_id: int | None) -> Member | None:
-    if member_id is None:
-        return None
-    return await Member.select_for_update().get(id=member_id)
-
-
-def _mismatch(order: Order, payment: PaymentResult) -> str | None:
-    if payment.mchid != order.mchid:
-        return "mchid_mismatch"
-    if payment.appid != order.appid:
-        return "appid_mismatch"
-    if payment.amount_fen != order.amount_fen:
-        return "amount_mismatch"
-    return None
-
-
-async def _credit(order: Order, member: Member, points: int) -> None:
-    """Spend and points of a just-paid order, attributed to the member's guide."""
-    member.total_spend_fen += order.amount_fen
-    if points:
-        await record_change(
-            member,
-            PointsChange(
-                member_id=member.id,
-                kind=PointsKind.EARN,
-                delta=points,
-                idempotency_key=f"order:{order.out_trade_no}:earn",
-                reason=f"order {order.out_trade_no}",
-                store_id=order.store_id,
-                guide_id=member.guide_id,
-            ),
-        )
-    await member.save(update_fields=["total_spend_fen", "points_balance", "updated_at"])
-
-
-async def _anomaly(brand_id: int, order: Order | None, payment: PaymentResult, kind: str) -> str:
-    details: dict[str, Any] = {
-        "mchid": payment.mchid,
-        "appid": payment.appid,
-        "amount_fen": payment.amount_fen,
-        "payer_fen": payment.payer_fen,
-    }
-    if order is not None:
-        details |= {
-            "order_mchid": order.mchid,
-            "order_appid": order.appid,
-            "order_amount_fen": order.amount_fen,
-            "order_status": order.status.value,
-        }
-    await PaymentAnomaly.create(
-        brand_id=brand_id,
-        order=order,
-        out_trade_no=payment.out_trade_no,
-        transaction_id=payment.transaction_id,
-        kind=kind,
-        details=details,
-    )
-    return kind
-
-
-async def apply_refund(brand_id: int, refund: RefundResult) -> str:
-    """Reverse a successful refund on its order; returns the outcome code.
-
-    Only REFUND.SUCCESS changes anything: spend is reduced and points are taken back in
-    proportion (never below zero). CLOSED and ABNORMAL are recorded by the caller only.
-    Outcomes: "refunded", "refund_<status>" (not final or failed), "unknown_order",
-    "already_refunded".
+async def _earlier(
+    member_id: int, client_key: str | None, kind: OrderKind, original_fen: int
+) -> Order | None:
+    """The order an earlier request with the same idempotency key created, if any.
 
     Raises:
-        RetryLaterError: the order is not paid yet (its payment notice has not been processed).
+        AlreadyExistsError: "idempotency_key_reused" when that order is a different one.
     """
-    if refund.refund_status != "SUCCESS":
-        return f"refund_{refund.refund_status.lower()}"
-    async with db.atomic():
-        peek = await Order.get_or_none(out_trade_no=refund.out_trade_no, brand_id=brand_id)
-        if peek is None:
-            return "unknown_order"
-        member = await _lock_member(peek.member_id)
-        order = await Order.select_for_update().get(id=peek.id)
-        if order.status is OrderStatus.CREATED:
-            # WeChat delivers notices in any order: the payment's is still to come.
-            raise RetryLaterError(f"refund {refund.out_refund_no} before its payment")
-        if order.status not in {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED}:
-            return "already_refunded"
-        refund_fen = min(refund.refund_fen, order.amount_fen - order.refunded_fen)
-        if refund_fen <= 0:
-            return "already_refunded"
-        await _reverse(order, member, refund, refund_fen)
-    return "refunded"
-
-
-async def _reverse(
-    order: Order, member: Member | None, refund: RefundResult, refund_fen: int
-) -> None:
-    before = order.refunded_fen
-    order.refunded_fen += refund_fen
-    order.status = (
-        OrderStatus.REFUNDED
-        if order.refunded_fen >= order.amount_fen
-        else OrderStatus.PARTIALLY_REFUNDED
-    )
-    await order.save(update_fields=["refunded_fen", "status", "updated_at"])
-    if member is None:
-        return
-    member.total_spend_fen = max(0, member.total_spend_fen - refund_fen)
-    # Points taken back in proportion to the amount refunded, computed on the running totals so
-    # several partial refunds together take back exactly what one full refund would.
-    earned, amount = order.points_earned, order.amount_fen
-    taken = earned * order.refunded_fen // amount - earned * before // amount
-    if taken:
-        await record_change(
-            member,
-            PointsChange(
-                member_id=member.id,
-                kind=PointsKind.REVERSE,
-                delta=-taken,
-                # out_refund_no is the merchant's own number: unique per merchant, not globally.
-                idempotency_key=f"refund:{refund.mchid}:{refund.out_refund_no}:reverse",
-                reason=f"refund {refund.out_refund_no}",
-                store_id=order.store_id,
-                guide_id=order.guide_id,
-            ),
+    if client_key is None:
+        return None
+    earlier = await Order.get_or_none(member_id=member_id, client_key=client_key)
+    if earlier is not None and (earlier.kind, earlier.original_fen) != (kind, original_fen):
+        raise AlreadyExistsError(
+            "idempotency_key_reused", "this Idempotency-Key was used for another order"
         )
-    await member.save(update_fields=["total_spend_fen", "points_balance", "updated_at"])
+    return earlier
+
+
+async def create_sale(
+    member: Member, request: SaleRequest, pay: PayTarget | None, now: datetime
+) -> Order:
+    """A member's sale in a store: the level's discount applied, part paid from stored value.
+
+    When stored value covers all of it, the order is paid at once; otherwise WeChat Pay
+    collects the rest through `pay`. A repeated request (same client key) returns the first
+    order.
+
+    Raises:
+        InvalidValueError: bad amounts, a paused store, or a WeChat part without `pay`.
+        NotFoundError: the store is another brand's.
+        DomainError: "insufficient_balance" for more stored value than the member holds.
+        AlreadyExistsError: "idempotency_key_reused".
+    """
+    check_amount(request.original_fen, "original_fen")
+    key = request.client_key
+    if (
+        earlier := await _earlier(member.id, key, OrderKind.SALE, request.original_fen)
+    ) is not None:
+        return earlier
+    try:
+        return await _create_sale(member, request, pay, now)
+    except IntegrityError:
+        # The same request, concurrently: the first one's order stands.
+        earlier = await _earlier(member.id, key, OrderKind.SALE, request.original_fen)
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def _create_sale(
+    member: Member, request: SaleRequest, pay: PayTarget | None, now: datetime
+) -> Order:
+    check_store(request.store, member.brand_id)
+    programme = await load_programme(member.brand_id)
+    level = programme.level(member.level_id)
+    discount = level_discount_fen(request.original_fen, level.discount_percent if level else 0)
+    amount = request.original_fen - discount
+    if not 0 <= request.stored_value_fen <= amount:
+        raise InvalidValueError("stored_value_fen", f"must be between 0 and {amount}")
+    if request.stored_value_fen < amount and pay is None:
+        raise InvalidValueError("pay", "WeChat Pay is not set up for this brand", "pay_unavailable")
+    async with db.atomic():
+        locked = await lock_member(member.id)
+        order = await Order.create(
+            brand_id=member.brand_id,
+            store=request.store,
+            member_id=member.id,
+            kind=OrderKind.SALE,
+            out_trade_no=new_out_trade_no(),
+            client_key=request.client_key,
+            original_fen=request.original_fen,
+            discount_fen=discount,
+            amount_fen=amount,
+            description=check_text(request.description, "description", 127),
+            **_pay_fields(pay if request.stored_value_fen < amount else None),
+        )
+        await _hold_stored_value(locked, order, request.stored_value_fen)
+        if order.wechat_fen == 0:
+            await complete_order(order, locked, programme, now, transaction_id=None)
+        await locked.save()
+    return order
+
+
+def _pay_fields(pay: PayTarget | None) -> dict[str, Any]:
+    if pay is None:
+        return {"mchid": "", "appid": ""}
+    return {
+        "mchid": pay.mchid,
+        "appid": pay.appid,
+        "payer_openid": pay.payer_openid,
+        "expires_at": pay.expires_at,
+    }
+
+
+async def _hold_stored_value(member: Member, order: Order, amount_fen: int) -> None:
+    if amount_fen == 0:
+        return
+    split = stored_value.spending_split(member, amount_fen)
+    order.stored_value_fen = amount_fen
+    order.sv_principal_fen, order.sv_bonus_fen = split.principal_fen, split.bonus_fen
+    await order.save(update_fields=["stored_value_fen", "sv_principal_fen", "sv_bonus_fen"])
+    await stored_value.record(
+        member,
+        StoredValueKind.SPEND,
+        stored_value.Split(-split.principal_fen, -split.bonus_fen),
+        key=f"order:{order.out_trade_no}:spend",
+        order=order,
+        reason=f"order {order.out_trade_no}",
+    )
+
+
+async def create_recharge(
+    member: Member,
+    amount_fen: int,
+    pay: PayTarget,
+    store: Store | None = None,
+    client_key: str | None = None,
+) -> Order:
+    """Stored value to buy through WeChat Pay; the bonus of its tier is fixed now.
+
+    Raises:
+        InvalidValueError: a bad amount or a paused store.
+        NotFoundError: the store is another brand's.
+        AlreadyExistsError: "idempotency_key_reused".
+    """
+    check_amount(amount_fen, ceiling=MAX_RECHARGE_FEN)
+    if store is not None:
+        check_store(store, member.brand_id)
+    if (
+        earlier := await _earlier(member.id, client_key, OrderKind.RECHARGE, amount_fen)
+    ) is not None:
+        return earlier
+    programme = await load_programme(member.brand_id)
+    return await _create_once(
+        member,
+        client_key,
+        brand_id=member.brand_id,
+        store=store,
+        kind=OrderKind.RECHARGE,
+        out_trade_no=new_out_trade_no(),
+        original_fen=amount_fen,
+        amount_fen=amount_fen,
+        recharge_bonus_fen=programme.recharge_bonus_fen(amount_fen),
+        description="储值充值",
+        **_pay_fields(pay),
+    )
+
+
+async def _create_once(member: Member, client_key: str | None, **fields: Any) -> Order:
+    """Order.create, where a concurrent request with the same key returns its order instead."""
+    try:
+        async with in_transaction():
+            return await Order.create(member_id=member.id, client_key=client_key, **fields)
+    except IntegrityError:
+        earlier = await _earlier(member.id, client_key, fields["kind"], fields["original_fen"])
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def create_card_purchase(
+    member: Member, card_code: str, pay: PayTarget, client_key: str | None = None
+) -> Order:
+    """A paid card to buy through WeChat Pay; granted when the payment settles.
+
+    Raises:
+        NotFoundError: no such active paid card.
+        AlreadyExistsError: "idempotency_key_reused".
+    """
+    programme = await load_programme(member.brand_id)
+    card = next(
+        (
+            card
+            for card in programme.cards.values()
+            if card.code == card_code and card.active and card.kind is CardKind.PAID
+        ),
+        None,
+    )
+    if card is None:
+        raise NotFoundError("card_not_found", f"no paid card {card_code!r} on sale")
+    if (
+        earlier := await _earlier(member.id, client_key, OrderKind.CARD, card.price_fen)
+    ) is not None:
+        return earlier
+    return await _create_once(
+        member,
+        client_key,
+        brand_id=member.brand_id,
+        kind=OrderKind.CARD,
+        card_type_id=card.id,
+        out_trade_no=new_out_trade_no(),
+        original_fen=card.price_fen,
+        amount_fen=card.price_fen,
+        description=card.name[:127],
+        **_pay_fields(pay),
+    )
+
+
+@dataclass(frozen=True)
+class OfflineSale:
+    """A sale a POS made and posts afterwards so that it earns points too."""
+
+    store: Store
+    amount_fen: int
+    external_id: str
+    paid_at: datetime
+    member: Member | None = None
+    description: str = ""
+
+
+async def post_offline_sale(brand_id: int, sale: OfflineSale, actor: Actor) -> tuple[Order, bool]:
+    """Record a paid POS sale (points, spend, level); the same external id twice is one order.
+
+    Returns the order and whether it was created now.
+
+    Raises:
+        InvalidValueError: bad amount or id, a paid_at in the future or too long ago.
+        NotFoundError: the store is another brand's.
+        AlreadyExistsError: "external_id_reused" for the same id with different contents.
+    """
+    check_amount(sale.amount_fen)
+    check_store(sale.store, brand_id)
+    external_id = check_text(sale.external_id, "external_id", 64)
+    if not external_id:
+        raise InvalidValueError("external_id", "must not be empty")
+    now = datetime.now(UTC)
+    if not now - MAX_POS_DELAY <= sale.paid_at <= now + MAX_CLOCK_SKEW:
+        raise InvalidValueError("paid_at", "must be within the last 31 days and not ahead")
+    earlier = await Order.get_or_none(brand_id=brand_id, external_id=external_id)
+    if earlier is not None:
+        return _same_sale(earlier, sale), False
+    try:
+        async with in_transaction():
+            order = await _post(brand_id, sale, external_id, actor)
+    except IntegrityError:
+        # A concurrent post of the same sale won the unique (brand, external_id).
+        earlier = await Order.get(brand_id=brand_id, external_id=external_id)
+        return _same_sale(earlier, sale), False
+    return order, True
+
+
+def _same_sale(order: Order, sale: OfflineSale) -> Order:
+    member_id = sale.member.id if sale.member else None
+    if (order.amount_fen, order.store_id, order.member_id) != (
+        sale.amount_fen,
+        sale.store.id,
+        member_id,
+    ):
+        raise AlreadyExistsError(
+            "external_id_reused", "an order with this external_id exists with other contents"
+        )
+    return order
+
+
+async def _post(brand_id: int, sale: OfflineSale, external_id: str, actor: Actor) -> Order:
+    member = await lock_member_or_none(sale.member.id if sale.member else None)
+    order = await Order.create(
+        brand_id=brand_id,
+        store=sale.store,
+        member_id=member.id if member else None,
+        kind=OrderKind.SALE,
+        source=OrderSource.POS,
+        external_id=external_id,
+        out_trade_no=new_out_trade_no(),
+        mchid="",
+        appid="",
+        original_fen=sale.amount_fen,
+        amount_fen=sale.amount_fen,
+        description=check_text(sale.description, "description", 127),
+    )
+    programme = await load_programme(brand_id)
+    await complete_order(order, member, programme, sale.paid_at, transaction_id=None)
+    if member is not None:
+        await member.save()
+    await audit.record(
+        actor,
+        "order.post_offline",
+        "order",
+        order.id,
+        brand_id=brand_id,
+        after={"external_id": external_id, "amount_fen": sale.amount_fen, "store": sale.store.id},
+    )
+    return order
+
+
+async def close_expired_orders(now: datetime, grace: timedelta, limit: int = 500) -> int:
+    """Close unpaid orders past their deadline (plus `grace`); returns how many were closed.
+
+    Stored value they held is given back. WeChat refuses payment after the deadline
+    (time_expire), so a closed order is not paid later; a payment that still arrives becomes a
+    "paid_after_close" anomaly.
+    """
+    due = await Order.filter(status=OrderStatus.CREATED, expires_at__lt=now - grace).limit(limit)
+    closed = 0
+    for order in due:
+        closed += await _close(order.id, now)
+    return closed
+
+
+async def abandon_order(order_id: int, now: datetime) -> bool:
+    """Close an unpaid order at once (its prepay failed); gives back stored value it held."""
+    return bool(await _close(order_id, now))
+
+
+async def _close(order_id: int, now: datetime) -> int:
+    async with db.atomic():
+        peek = await Order.get(id=order_id)
+        member = await lock_member_or_none(peek.member_id)
+        changed = await Order.filter(id=order_id, status=OrderStatus.CREATED).update(
+            status=OrderStatus.CLOSED, closed_at=now
+        )
+        if not changed:
+            return 0
+        if member is not None and peek.stored_value_fen:
+            await stored_value.record(
+                member,
+                StoredValueKind.RESTORE,
+                stored_value.Split(peek.sv_principal_fen, peek.sv_bonus_fen),
+                key=f"order:{peek.out_trade_no}:restore",
+                order=peek,
+                reason=f"order {peek.out_trade_no} not paid",
+            )
+            await member.save(update_fields=stored_value.SAVED_FIELDS)
+    return 1
+
+
+async def find_order(brand_id: int, out_trade_no: str) -> Order:
+    """Raises NotFoundError unless the brand has the order."""
+    order = await Order.get_or_none(brand_id=brand_id, out_trade_no=out_trade_no)
+    if order is None:
+        raise NotFoundError("order_not_found", f"no order {out_trade_no!r}")
+    return order
+
+
+def refuse_unpayable(order: Order) -> None:
+    """Raises DomainError "order_not_payable" unless the order still awaits payment."""
+    if order.status is not OrderStatus.CREATED:
+        raise DomainError("order_not_payable", f"the order is {order.status.value}")

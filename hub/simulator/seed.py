@@ -6,6 +6,7 @@ own credentials, so the hub verifies the simulator's pushes, and the emitter's, 
 """
 
 import itertools
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,9 +14,11 @@ from hub.accounts import Accounts
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import Brand, Region, Store
 from hub.models.member import Member, MemberOpenid
+from hub.models.membership import CardType
 from hub.models.order import Order, OrderStatus
 from hub.models.staff import Staff, StaffRole
-from hub.services import accounts, brands, members, orders, staff
+from hub.resources import resource_dir
+from hub.services import accounts, brands, members, orders, programme, staff
 from hub.services.accounts import Credentials, sealed_column
 from hub.services.audit import Actor
 from hub.simulator.hub_urls import hub_callback_url
@@ -87,12 +90,23 @@ async def seed_demo(world: World, vault: Vault, actor: Actor) -> SeedReport:
     }
     await _staff(brand, world, stores, regions, actor, report)
     await _accounts(brand, world, vault, actor, report)
+    await _programme(brand, actor, report)
     homes = itertools.cycle(stores.values())
     people = {
         user.key: await _member(brand, user, vault, next(homes), report) for user in world.users
     }
     await _orders(brand, world, stores, people, report)
     return report
+
+
+async def _programme(brand: Brand, actor: Actor, report: SeedReport) -> None:
+    """The example programme of config/, unless the brand has one (a marketer's edits stay)."""
+    if await CardType.exists(brand=brand):
+        return
+    path = resource_dir("config") / "membership.example.toml"
+    spec = programme.parse_spec(tomllib.loads(path.read_text(encoding="utf-8")))
+    await programme.apply_programme(brand, spec, actor)
+    report.created.append("membership programme (config/membership.example.toml)")
 
 
 async def _region(brand: Brand, code: str, name: str, actor: Actor, report: SeedReport) -> Region:

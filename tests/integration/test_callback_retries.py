@@ -19,7 +19,7 @@ from hub.models.member import Member
 from hub.models.order import Order, OrderStatus
 from hub.models.outbox import OutboxMessage, OutboxStatus
 from hub.models.points import PointsEntry
-from hub.services import orders
+from hub.services import orders, settlement
 from hub.services.members import create_member
 from hub.settings import Settings
 from hub.vault import load_vault
@@ -46,15 +46,15 @@ async def order(hub: HubBrand, settings: Settings) -> Order:
 def failing_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Injects one failure into payment settlement (a database hiccup, a bug fixed later)."""
     calls: list[int] = []
-    real = orders.settle_payment
+    real = settlement.settle_payment
 
-    async def settle(brand_id: int, payment: orders.PaymentResult) -> str:
+    async def settle(brand_id: int, payment: settlement.PaymentResult) -> str:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("injected failure")
         return await real(brand_id, payment)
 
-    monkeypatch.setattr(orders, "settle_payment", settle)
+    monkeypatch.setattr(settlement, "settle_payment", settle)
     return calls
 
 
@@ -139,7 +139,7 @@ async def test_a_callback_failing_every_time_stops_after_its_last_attempt(
     async def always_fails(*_args: Any) -> str:
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr(orders, "settle_payment", always_fails)
+    monkeypatch.setattr(settlement, "settle_payment", always_fails)
     vault = load_vault(settings)
     recorded = await inbox.record(
         Envelope(
