@@ -2,6 +2,8 @@
 
 from collections.abc import AsyncIterator
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from hub.accounts import Accounts
@@ -11,6 +13,7 @@ from hub.keys import accounts_key, intakes_key, metrics_key, redis_key, settings
 from hub.metrics import Metrics
 from hub.middleware import error_middleware, request_context_middleware
 from hub.queue import create_queue_pool
+from hub.resources import resource_dir
 from hub.routes import setup_routes
 from hub.settings import Settings
 from hub.vault import load_vault
@@ -31,6 +34,13 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app[vault_key] = load_vault(settings)
     app[metrics_key] = Metrics()
+    # HTML pages (templates/pages/): every value escaped unless a handler marks it Markup.
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(resource_dir("templates") / "pages"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_wechat)

@@ -9,6 +9,8 @@ from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
+from tortoise.exceptions import DBConnectionError
 
 from hub.errors import (
     AlreadyExistsError,
@@ -101,6 +103,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(503, "wechat_unavailable", "WeChat did not answer; try again")
         response.headers["Retry-After"] = "5"
         return response
+    except (RedisError, DBConnectionError) as exc:
+        # Our own Redis or database is out of reach: nothing was done, the caller may retry.
+        log.warning("%s %s: %s unavailable: %s", request.method, request.path, _part(exc), exc)
+        response = error_response(
+            503, "temporarily_unavailable", "a service wxhub needs is unavailable; try again"
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     except web.HTTPException as exc:
         if exc.status < HTTPStatus.BAD_REQUEST:
             raise
@@ -108,6 +118,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; quote the request id")
+
+
+def _part(exc: Exception) -> str:
+    return "Redis" if isinstance(exc, RedisError) else "database"
 
 
 def _status_of(exc: DomainError) -> int:

@@ -7,7 +7,15 @@ that imports handlers/.
 from aiohttp import web
 
 from handlers import channels, mini_program, wechat_pay, wecom
-from hub.api import health, mp_members, mp_orders, open_members, open_orders
+from hub.api import (
+    health,
+    mp_members,
+    mp_orders,
+    open_members,
+    open_orders,
+    open_reports,
+    store_codes,
+)
 from hub.callbacks.pipeline import EVENTS, EventTable
 
 # appids, mchids and corpids are short and alphanumeric; anything else is not a route (404).
@@ -62,6 +70,8 @@ def _open_api(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/orders", open_orders.post_offline_order)
     router.add_get(f"{api}/orders/{{out_trade_no}}", open_orders.show_order)
     router.add_post(f"{api}/orders/{{out_trade_no}}/refunds", open_orders.refund_order)
+    store_codes.add_routes(router)
+    open_reports.add_routes(router)
 
 
 def event_table() -> EventTable:

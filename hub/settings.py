@@ -107,12 +107,16 @@ class CallbackSettings(_Section):
 
 
 class MembershipSettings(_Section):
-    """Mini-program sessions and orders awaiting payment."""
+    """Mini-program sessions, orders awaiting payment, and where store payment codes lead."""
 
     # A mini-program login lasts this long; then the customer logs in again.
     session_ttl_days: int = Field(gt=0, le=365)
     # WeChat accepts payment of an order this long (JSAPI time_expire); then it is closed.
     pay_within_minutes: int = Field(ge=1, le=120)
+    # The mini-program page a store's payment code opens: a path without a leading "/" or a
+    # query (getwxacodeunlimit's `page`, protocols §6.5). It must be released, or WeChat
+    # refuses the code (41030).
+    pay_page: str = Field(max_length=128, pattern=r"^[0-9A-Za-z_\-]+(/[0-9A-Za-z_\-]+)*$")
 
 
 class WorkerSettings(_Section):

@@ -13,7 +13,8 @@ from hub.services import sessions
 from hub.services.api_keys import KEY_PREFIX, hash_key
 from hub.services.audit import Actor
 
-_BEARER = re.compile(r"Bearer ([A-Za-z0-9_\-]{8,200})")
+# The scheme is case-insensitive (RFC 9110), the token is not.
+_BEARER = re.compile(r"(?i:Bearer) +([A-Za-z0-9_\-]{8,200})")
 # last_used_at is written at most this often per key: not one write per request.
 _USE_RECORD_EVERY = timedelta(minutes=1)
 

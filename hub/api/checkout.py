@@ -39,7 +39,10 @@ async def required_pay_target(request: web.Request, session: MemberSession) -> P
 async def payment_params(request: web.Request, order: Order) -> dict[str, Any] | None:
     """The wx.requestPayment parameters for the order's WeChat part (None: nothing to pay).
 
-    A failed prepay closes the order at once, giving back any stored value it held.
+    When WeChat Pay refuses the order, or the merchant account is gone, the order is closed at
+    once, giving back any stored value it held. When WeChat Pay could not be reached (a timeout,
+    a 5xx) the order stays open: the client repeats its request with the same Idempotency-Key
+    and gets the order with a fresh prepay, or leaves it to close at its deadline.
 
     Raises:
         DomainError: "pay_unavailable" (the merchant account is gone).
@@ -50,6 +53,7 @@ async def payment_params(request: web.Request, order: Order) -> dict[str, Any] |
     accounts = request.app[accounts_key]
     account = await accounts.pay(order.mchid)
     if account is None or order.payer_openid is None or order.expires_at is None:
+        await orders.abandon_order(order.id, datetime.now(UTC))
         raise DomainError("pay_unavailable", "WeChat Pay is not set up for this mini-program")
     base_url = request.app[settings_key].http.base_url
     try:
@@ -64,8 +68,9 @@ async def payment_params(request: web.Request, order: Order) -> dict[str, Any] |
                 time_expire=order.expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
             )
         )
-    except DeliveryError:
-        await orders.abandon_order(order.id, datetime.now(UTC))
+    except DeliveryError as exc:
+        if not exc.retryable:
+            await orders.abandon_order(order.id, datetime.now(UTC))
         raise
     params = request_payment_params(
         order.appid,

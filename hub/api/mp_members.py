@@ -10,6 +10,7 @@ from hub.api.bodies import Body, json_response, read_body, read_query
 from hub.api.paging import Page, page_of
 from hub.api.views import (
     member_json,
+    moment,
     order_json,
     points_entry_json,
     stored_value_entry_json,
@@ -80,7 +81,7 @@ async def log_in(request: web.Request) -> web.Response:
     return json_response(
         {
             "token": issued.token,
-            "expires_at": issued.session.expires_at.isoformat(),
+            "expires_at": moment(issued.session.expires_at),
             "created": login.created,
             "member": await _member_json(request, login.member),
         },

@@ -14,8 +14,8 @@ from hub.models.brand import Store
 from hub.models.membership import CardKind
 from hub.models.order import Order
 from hub.services import orders
-from hub.services.orders import MAX_ORDER_FEN, MAX_RECHARGE_FEN
-from hub.services.programme import load_programme
+from hub.services.orders import MAX_ORDER_FEN
+from hub.services.programme import MAX_RECHARGE_FEN, load_programme
 
 _ID_MAX = 2**31 - 1
 _KEY_HEADER = "Idempotency-Key"
@@ -151,6 +151,7 @@ async def _with_payment(request: web.Request, order: Order) -> web.Response:
 
 def _path_id(request: web.Request, name: str) -> int:
     value = request.match_info[name]
-    if not value.isdigit() or int(value) > _ID_MAX:
-        raise NotFoundError("not_found", f"no {name.removesuffix('_id')} {value}")
+    if not (value.isascii() and value.isdigit()) or int(value) > _ID_MAX:
+        thing = name.removesuffix("_id")
+        raise NotFoundError(f"{thing}_not_found", f"no {thing} {value}")
     return int(value)

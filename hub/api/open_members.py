@@ -86,6 +86,7 @@ async def list_member_stored_value(request: web.Request) -> web.Response:
         {
             "principal_fen": member.sv_principal_fen,
             "bonus_fen": member.sv_bonus_fen,
+            "total_fen": member.sv_principal_fen + member.sv_bonus_fen,
             "entries": [stored_value_entry_json(r) for r in rows],
         }
     )
@@ -111,8 +112,11 @@ async def _change_points(request: web.Request, *, redeem: bool) -> web.Response:
         raise NotFoundError("store_not_found", f"no store {body.store_id}")
     change = points.PointsRequest(body.points, body.idempotency_key, body.reason, body.store_id)
     if redeem:
-        entry = await points.redeem_points(member.id, change, caller.actor)
+        entry, created = await points.redeem_points(member.id, change, caller.actor)
     else:
-        entry = await points.adjust_points(member.id, change, caller.actor)
+        entry, created = await points.adjust_points(member.id, change, caller.actor)
     balance = (await Member.get(id=entry.member_id)).points_balance
-    return json_response({"entry": points_entry_json(entry), "points_balance": balance}, status=201)
+    return json_response(
+        {"entry": points_entry_json(entry), "points_balance": balance},
+        status=201 if created else 200,
+    )

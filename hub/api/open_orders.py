@@ -3,11 +3,12 @@
 from aiohttp import web
 from pydantic import AwareDatetime, Field, model_validator
 
+from hub import outbox
 from hub.api.auth import api_caller
 from hub.api.bodies import Body, json_response, read_body
 from hub.api.views import order_json, refund_json
 from hub.errors import NotFoundError
-from hub.keys import vault_key
+from hub.keys import redis_key, vault_key
 from hub.models.brand import Store
 from hub.models.order import Refund
 from hub.services import orders, refunds
@@ -89,8 +90,14 @@ async def refund_order(request: web.Request) -> web.Response:
     caller = await api_caller(request)
     body = await read_body(request, RefundBody)
     order = await orders.find_order(caller.brand_id, request.match_info["out_trade_no"])
-    refund = await refunds.request_refund(
-        order, body.refund_fen, body.reason, caller.actor, body.out_refund_no
-    )
+    async with outbox.collecting() as follow_ups:
+        refund, created = await refunds.request_refund(
+            order, body.refund_fen, body.reason, caller.actor, body.out_refund_no
+        )
+    # Committed: hand WeChat Pay's part to the workers now (the relay would, within seconds).
+    await outbox.flush(follow_ups, request.app[redis_key])
     await order.refresh_from_db()
-    return json_response({"refund": refund_json(refund), "order": order_json(order)}, status=201)
+    return json_response(
+        {"refund": refund_json(refund), "order": order_json(order)},
+        status=201 if created else 200,
+    )

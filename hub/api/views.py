@@ -105,6 +105,7 @@ def member_json(
 
 def order_json(order: Order) -> dict[str, Any]:
     return {
+        "id": order.id,
         "out_trade_no": order.out_trade_no,
         "kind": order.kind.value,
         "source": order.source.value,

@@ -113,7 +113,9 @@ class Order(Model):
 
     @property
     def wechat_fen(self) -> int:
-        """What WeChat Pay collects: the amount less the stored-value part."""
+        """What WeChat Pay collects: the amount less the stored-value part (none of a POS sale)."""
+        if self.source is OrderSource.POS:
+            return 0
         return int(self.amount_fen) - int(self.stored_value_fen)
 
 

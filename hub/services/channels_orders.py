@@ -119,27 +119,25 @@ async def _settle_points(order: ChannelsOrder, member: Member, details: ShopOrde
     Earned once, at the member's level (no store bonus: the shop is no store).
     """
     key = f"channels:{order.shop_appid}:{order.order_id}"
-    programme = await load_programme(member.brand_id)
-    now = datetime.now(UTC)
-    earned = points_for_sale(
-        programme, programme.level(member.level_id), details.amount_fen, None, now
-    )
-    # What the member held from this order before this sync: all of it on the first sync,
-    # else what the last sync left (points_earned tracks the points the order still gives).
-    held = order.points_earned
-    earn = PointsChange(
-        member.id,
-        PointsKind.EARN,
-        earned,
-        f"{key}:earn",
-        reason=f"Channels order {order.order_id}",
-        expires_at=lot_expiry(programme, now),
-    )
-    if earned and await record_change(member, earn):
-        held = earned
-    elif details.refunded_fen:
-        first = await PointsEntry.get_or_none(idempotency_key=f"{key}:earn")
-        earned = first.delta if first else 0
+    first = await PointsEntry.get_or_none(idempotency_key=f"{key}:earn")
+    if first is not None:
+        # Synced before: what it earned then stands, whatever the member's level is now, and
+        # points_earned is what the last sync left of it.
+        earned, held = first.delta, order.points_earned
+    else:
+        programme = await load_programme(member.brand_id)
+        now = datetime.now(UTC)
+        level = programme.level(member.level_id)
+        earned = points_for_sale(programme, level, details.amount_fen, None, now)
+        earn = PointsChange(
+            member.id,
+            PointsKind.EARN,
+            earned,
+            f"{key}:earn",
+            reason=f"Channels order {order.order_id}",
+            expires_at=lot_expiry(programme, now),
+        )
+        held = earned if earned and await record_change(member, earn) else 0
     # Refunds take back points in proportion; keyed by the refunded total, so a repeated
     # sync takes nothing twice and each further refund takes only its own share.
     kept = earned * max(0, details.amount_fen - details.refunded_fen) // max(1, details.amount_fen)

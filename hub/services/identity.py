@@ -60,6 +60,10 @@ async def log_in(
             return Login(member, created=True)
         except IntegrityError:
             continue  # another login of the same user made the member first
+        except AlreadyExistsError as exc:
+            if exc.reason != "member_exists":
+                raise
+            continue  # … with the same unionid
     found = await _known(brand, user)
     if found is None:
         raise AlreadyExistsError("login_conflict", "the login raced another one: try again")
@@ -97,7 +101,15 @@ async def _learn_unionid(member: Member, unionid: str) -> Member:
     """A member known by openid only now shows a unionid: keep it, or merge with its owner."""
     owner = await Member.get_or_none(brand_id=member.brand_id, unionid=unionid)
     if owner is not None:
-        return await merges.merge_members(member.id, owner.id, "unionid", Actor.member(member.id))
+        try:
+            return await merges.merge_members(
+                member.id, owner.id, "unionid", Actor.member(member.id)
+            )
+        except AlreadyExistsError as exc:
+            # Both hold an openid under one app: WeChat broke its own rule, keep them apart.
+            raise AlreadyExistsError(
+                "login_conflict", "another member of the brand has this WeChat user's unionid"
+            ) from exc
     async with in_transaction():
         locked = await lock_member(member.id)
         locked.unionid = unionid
@@ -131,7 +143,7 @@ async def _join(
 
 
 async def _inviter(brand: Brand, invite_code: str | None) -> Member | None:
-    if not invite_code or not invite_code.isdigit():
+    if not invite_code or not (invite_code.isascii() and invite_code.isdigit()):
         return None
     inviter = await Member.get_or_none(brand_id=brand.id, code=invite_code)
     return await resolve_member(inviter) if inviter else None
@@ -159,7 +171,7 @@ async def bind_phone(member: Member, number: str, country_code: str, vault: Vaul
     """
     phone = normalize_phone(number, country_code)
     index = phone_index(vault, phone)
-    member = await resolve_member(member)
+    member = await resolve_member(await Member.get(id=member.id))
     if member.phone_index == index:
         return member
     if member.phone_index is not None:

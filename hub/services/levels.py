@@ -252,14 +252,25 @@ async def _give_upgrade_gifts(
             )
 
 
-async def review_due(now: datetime, limit: int = 500) -> int:
-    """End bought cards and level periods that are over; returns how many members changed."""
+async def review_due(now: datetime, batch: int = 500) -> int:
+    """End bought cards and level periods that are over; returns how many members changed.
+
+    Members are taken in batches by id until none is left.
+    """
     due = Q(card_expires_at__lte=now) | Q(level_valid_until__lte=now)
-    ids = await Member.filter(due, merged_into_id=None).limit(limit).values("id")
-    changed = 0
-    for row in ids:
-        changed += await _review(int(row["id"]), now)
-    return changed
+    changed, after = 0, 0
+    while True:
+        rows = await (
+            Member.filter(due, merged_into_id=None, id__gt=after)
+            .order_by("id")
+            .limit(batch)
+            .values("id")
+        )
+        for row in rows:
+            changed += await _review(int(row["id"]), now)
+        if len(rows) < batch:
+            return changed
+        after = int(rows[-1]["id"])
 
 
 async def _review(member_id: int, now: datetime) -> int:

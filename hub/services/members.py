@@ -28,6 +28,9 @@ _E164_MAX_DIGITS = 15
 _E164_MIN_DIGITS = 6
 _SEPARATORS = re.compile(r"[\s\-()]")
 _CN_MOBILE = re.compile(r"1[0-9]{10}")
+# ASCII digits only: str.isdigit() also takes superscripts (int() refuses them) and other
+# scripts' digits (int() reads them), neither of which is a phone number.
+_DIGITS = re.compile(r"[0-9]+")
 # Member ids are 32-bit: a larger number is no id (and would overflow PostgreSQL's integer).
 MAX_INT_ID = 2**31 - 1
 
@@ -43,10 +46,10 @@ def normalize_phone(number: str, country_code: str = "86") -> str:
         digits = compact[1:]
     else:
         country = str(country_code).lstrip("+")
-        if not country.isdigit() or not compact.isdigit():
+        if not _DIGITS.fullmatch(country) or not _DIGITS.fullmatch(compact):
             raise InvalidValueError("phone", "must contain digits only")
         digits = country + compact
-    if not digits.isdigit() or not _E164_MIN_DIGITS <= len(digits) <= _E164_MAX_DIGITS:
+    if not _DIGITS.fullmatch(digits) or not _E164_MIN_DIGITS <= len(digits) <= _E164_MAX_DIGITS:
         raise InvalidValueError("phone", "is not a valid phone number")
     if digits.startswith("86") and not _CN_MOBILE.fullmatch(digits[2:]):
         raise InvalidValueError("phone", "is not a mainland China mobile number")
@@ -120,12 +123,12 @@ async def find_member(brand_id: int, vault: Vault, *, by: str, value: str) -> Me
     """A member of the brand by "id", "code", "phone" or "unionid" (following merges).
 
     Raises:
-        NotFoundError: no such member.
-        InvalidValueError: an unknown key or a malformed phone number or id.
+        NotFoundError: no such member (an id that is not a number names none either).
+        InvalidValueError: an unknown key or a malformed phone number.
     """
     if by == "id":
-        if not value.isdigit() or int(value) > MAX_INT_ID:
-            raise InvalidValueError("id", "must be a member number")
+        if not (value.isascii() and value.isdigit()) or int(value) > MAX_INT_ID:
+            raise NotFoundError("member_not_found", "no member with this id")
         member = await Member.get_or_none(brand_id=brand_id, id=int(value))
     elif by == "code":
         member = await Member.get_or_none(brand_id=brand_id, code=value)

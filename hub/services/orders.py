@@ -25,13 +25,11 @@ from hub.services import audit, stored_value
 from hub.services.audit import Actor
 from hub.services.fields import check_text
 from hub.services.member_locks import lock_member, lock_member_or_none
-from hub.services.programme import load_programme
+from hub.services.programme import MAX_RECHARGE_FEN, load_programme
 from hub.services.settlement import complete_order
 
 # WeChat Pay's own ceiling per order is far higher; a store sale above ¥1,000,000 is a typo.
 MAX_ORDER_FEN = 100_000_000
-# A single recharge above ¥50,000 is refused (stored value is prepaid money held for members).
-MAX_RECHARGE_FEN = 5_000_000
 # How long a POS may take to post a sale, and how far its clock may run ahead of ours.
 MAX_POS_DELAY = timedelta(days=31)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -87,6 +85,9 @@ async def create_order(
 ) -> Order:
     """A plain sale awaiting WeChat Pay for `amount_fen` (no discount, no stored value).
 
+    It has no payment deadline, so the close job leaves it open: the demo's orders wait for
+    `wxhub simulate pay`. Customers' orders come from create_sale, with a deadline.
+
     Raises:
         InvalidValueError: a zero, negative or too large amount, or a paused store.
     """
@@ -115,10 +116,11 @@ class SaleRequest:
     client_key: str | None = None
 
 
-async def _earlier(
-    member_id: int, client_key: str | None, kind: OrderKind, original_fen: int
-) -> Order | None:
+async def _earlier(member_id: int, client_key: str | None, **expected: object) -> Order | None:
     """The order an earlier request with the same idempotency key created, if any.
+
+    `expected` names what the request asked for (kind, amounts, store, card); an earlier order
+    that differs in any of them is another order.
 
     Raises:
         AlreadyExistsError: "idempotency_key_reused" when that order is a different one.
@@ -126,7 +128,9 @@ async def _earlier(
     if client_key is None:
         return None
     earlier = await Order.get_or_none(member_id=member_id, client_key=client_key)
-    if earlier is not None and (earlier.kind, earlier.original_fen) != (kind, original_fen):
+    if earlier is not None and any(
+        getattr(earlier, name) != value for name, value in expected.items()
+    ):
         raise AlreadyExistsError(
             "idempotency_key_reused", "this Idempotency-Key was used for another order"
         )
@@ -143,22 +147,27 @@ async def create_sale(
     order.
 
     Raises:
-        InvalidValueError: bad amounts, a paused store, or a WeChat part without `pay`.
+        InvalidValueError: bad amounts or a paused store.
         NotFoundError: the store is another brand's.
-        DomainError: "insufficient_balance" for more stored value than the member holds.
+        DomainError: "insufficient_balance" for more stored value than the member holds,
+            "pay_unavailable" for a WeChat part without `pay`.
         AlreadyExistsError: "idempotency_key_reused".
     """
     check_amount(request.original_fen, "original_fen")
     key = request.client_key
-    if (
-        earlier := await _earlier(member.id, key, OrderKind.SALE, request.original_fen)
-    ) is not None:
+    asked = {
+        "kind": OrderKind.SALE,
+        "original_fen": request.original_fen,
+        "store_id": request.store.id,
+        "stored_value_fen": request.stored_value_fen,
+    }
+    if (earlier := await _earlier(member.id, key, **asked)) is not None:
         return earlier
     try:
         return await _create_sale(member, request, pay, now)
     except IntegrityError:
         # The same request, concurrently: the first one's order stands.
-        earlier = await _earlier(member.id, key, OrderKind.SALE, request.original_fen)
+        earlier = await _earlier(member.id, key, **asked)
         if earlier is None:
             raise
         return earlier
@@ -175,7 +184,7 @@ async def _create_sale(
     if not 0 <= request.stored_value_fen <= amount:
         raise InvalidValueError("stored_value_fen", f"must be between 0 and {amount}")
     if request.stored_value_fen < amount and pay is None:
-        raise InvalidValueError("pay", "WeChat Pay is not set up for this brand", "pay_unavailable")
+        raise DomainError("pay_unavailable", "WeChat Pay is not set up for this mini-program")
     async with db.atomic():
         locked = await lock_member(member.id)
         order = await Order.create(
@@ -243,14 +252,18 @@ async def create_recharge(
     check_amount(amount_fen, ceiling=MAX_RECHARGE_FEN)
     if store is not None:
         check_store(store, member.brand_id)
-    if (
-        earlier := await _earlier(member.id, client_key, OrderKind.RECHARGE, amount_fen)
-    ) is not None:
+    asked = {
+        "kind": OrderKind.RECHARGE,
+        "original_fen": amount_fen,
+        "store_id": store.id if store else None,
+    }
+    if (earlier := await _earlier(member.id, client_key, **asked)) is not None:
         return earlier
     programme = await load_programme(member.brand_id)
     return await _create_once(
         member,
         client_key,
+        asked,
         brand_id=member.brand_id,
         store=store,
         kind=OrderKind.RECHARGE,
@@ -263,13 +276,15 @@ async def create_recharge(
     )
 
 
-async def _create_once(member: Member, client_key: str | None, **fields: Any) -> Order:
+async def _create_once(
+    member: Member, client_key: str | None, asked: dict[str, object], **fields: Any
+) -> Order:
     """Order.create, where a concurrent request with the same key returns its order instead."""
     try:
         async with in_transaction():
             return await Order.create(member_id=member.id, client_key=client_key, **fields)
     except IntegrityError:
-        earlier = await _earlier(member.id, client_key, fields["kind"], fields["original_fen"])
+        earlier = await _earlier(member.id, client_key, **asked)
         if earlier is None:
             raise
         return earlier
@@ -295,13 +310,13 @@ async def create_card_purchase(
     )
     if card is None:
         raise NotFoundError("card_not_found", f"no paid card {card_code!r} on sale")
-    if (
-        earlier := await _earlier(member.id, client_key, OrderKind.CARD, card.price_fen)
-    ) is not None:
+    asked = {"kind": OrderKind.CARD, "original_fen": card.price_fen, "card_type_id": card.id}
+    if (earlier := await _earlier(member.id, client_key, **asked)) is not None:
         return earlier
     return await _create_once(
         member,
         client_key,
+        asked,
         brand_id=member.brand_id,
         kind=OrderKind.CARD,
         card_type_id=card.id,
@@ -400,18 +415,26 @@ async def _post(brand_id: int, sale: OfflineSale, external_id: str, actor: Actor
     return order
 
 
-async def close_expired_orders(now: datetime, grace: timedelta, limit: int = 500) -> int:
+async def close_expired_orders(now: datetime, grace: timedelta, batch: int = 500) -> int:
     """Close unpaid orders past their deadline (plus `grace`); returns how many were closed.
 
     Stored value they held is given back. WeChat refuses payment after the deadline
     (time_expire), so a closed order is not paid later; a payment that still arrives becomes a
-    "paid_after_close" anomaly.
+    "paid_after_close" anomaly. Orders are taken in batches by id until none is left.
     """
-    due = await Order.filter(status=OrderStatus.CREATED, expires_at__lt=now - grace).limit(limit)
-    closed = 0
-    for order in due:
-        closed += await _close(order.id, now)
-    return closed
+    closed, after = 0, 0
+    while True:
+        rows = await (
+            Order.filter(status=OrderStatus.CREATED, expires_at__lt=now - grace, id__gt=after)
+            .order_by("id")
+            .limit(batch)
+            .values("id")
+        )
+        for row in rows:
+            closed += await _close(int(row["id"]), now)
+        if len(rows) < batch:
+            return closed
+        after = int(rows[-1]["id"])
 
 
 async def abandon_order(order_id: int, now: datetime) -> bool:

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from hub import db
 from hub.dates import add_months
-from hub.errors import DomainError, InvalidValueError, NotFoundError
+from hub.errors import AlreadyExistsError, DomainError, InvalidValueError, NotFoundError
 from hub.models.member import Member
 from hub.models.points import PointsEntry, PointsKind
 from hub.services import audit
@@ -145,12 +145,17 @@ class PointsRequest:
     store_id: int | None = None
 
 
-async def redeem_points(member_id: int, request: PointsRequest, actor: Actor) -> PointsEntry:
-    """Spend points (a gift at the till); the same key twice returns the first entry.
+async def redeem_points(
+    member_id: int, request: PointsRequest, actor: Actor
+) -> tuple[PointsEntry, bool]:
+    """Spend points (a gift at the till): the entry, and whether this call made it.
+
+    The same key again returns the first entry (and False).
 
     Raises:
         InvalidValueError: not a positive number of points, or an empty reason or key.
         DomainError: "insufficient_points" when the balance is smaller.
+        AlreadyExistsError: "idempotency_key_reused" (the key was used for another change).
         NotFoundError: no such member.
     """
     if not 0 < request.points <= MAX_CHANGE:
@@ -158,12 +163,17 @@ async def redeem_points(member_id: int, request: PointsRequest, actor: Actor) ->
     return await _apply_request(member_id, request, -request.points, PointsKind.REDEEM, actor)
 
 
-async def adjust_points(member_id: int, request: PointsRequest, actor: Actor) -> PointsEntry:
-    """Add or remove points by hand, with a reason; never below zero.
+async def adjust_points(
+    member_id: int, request: PointsRequest, actor: Actor
+) -> tuple[PointsEntry, bool]:
+    """Add or remove points by hand, with a reason: the entry, and whether this call made it.
+
+    Never below zero. The same key again returns the first entry (and False).
 
     Raises:
         InvalidValueError: zero or an over-large change, or an empty reason or key.
         DomainError: "insufficient_points" for a removal larger than the balance.
+        AlreadyExistsError: "idempotency_key_reused" (the key was used for another change).
         NotFoundError: no such member.
     """
     if request.points == 0 or abs(request.points) > MAX_CHANGE:
@@ -173,7 +183,7 @@ async def adjust_points(member_id: int, request: PointsRequest, actor: Actor) ->
 
 async def _apply_request(
     member_id: int, request: PointsRequest, delta: int, kind: PointsKind, actor: Actor
-) -> PointsEntry:
+) -> tuple[PointsEntry, bool]:
     reason = check_text(request.reason, "reason", 128)
     key = check_text(request.idempotency_key, "idempotency_key", _KEY_MAX - 16)
     if not reason or not key:
@@ -185,11 +195,11 @@ async def _apply_request(
         member = await lock_member(member_id)
         earlier = await PointsEntry.get_or_none(idempotency_key=full_key)
         if earlier is not None:
-            if earlier.requested_delta != delta:
-                raise DomainError(
+            if (earlier.kind, earlier.requested_delta) != (kind, delta):
+                raise AlreadyExistsError(
                     "idempotency_key_reused", "this key was used for a different change"
                 )
-            return earlier
+            return earlier, False
         if delta < 0 and member.points_balance < -delta:
             raise DomainError(
                 "insufficient_points",
@@ -219,7 +229,7 @@ async def _apply_request(
             brand_id=member.brand_id,
             after={"delta": delta, "balance": member.points_balance, "reason": reason},
         )
-    return entry
+    return entry, True
 
 
 async def _expiry_for_adjustment(member: Member, delta: int) -> datetime | None:
@@ -231,21 +241,26 @@ async def _expiry_for_adjustment(member: Member, delta: int) -> datetime | None:
 # -- expiry ----------------------------------------------------------------------------------
 
 
-async def expire_points(now: datetime, limit: int = 500) -> int:
+async def expire_points(now: datetime, batch: int = 500) -> int:
     """Expire every lot past its date that still has points left; returns the entries written.
 
-    One member at a time, under the member's lock, so it runs safely beside payments.
+    One member at a time, under the member's lock, so it runs safely beside payments; members
+    are taken in batches by id until none is left.
     """
-    rows = await (
-        PointsEntry.filter(expires_at__lte=now, remaining__gt=0)
-        .limit(limit)
-        .distinct()
-        .values("member_id")
-    )
-    written = 0
-    for row in rows:
-        written += await _expire_member(int(row["member_id"]), now)
-    return written
+    written, after = 0, 0
+    while True:
+        rows = await (
+            PointsEntry.filter(expires_at__lte=now, remaining__gt=0, member_id__gt=after)
+            .order_by("member_id")
+            .limit(batch)
+            .distinct()
+            .values("member_id")
+        )
+        for row in rows:
+            written += await _expire_member(int(row["member_id"]), now)
+        if len(rows) < batch:
+            return written
+        after = int(rows[-1]["member_id"])
 
 
 async def _expire_member(member_id: int, now: datetime) -> int:

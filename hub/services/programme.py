@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -37,7 +44,20 @@ PROGRAMME_TTL_S = 30.0
 MAX_DISCOUNT_PERCENT = 90
 MAX_MULTIPLIER_PERCENT = 1_000
 
-Code = Annotated[str, Field(min_length=1, max_length=32)]
+# The largest single recharge (¥50,000): stored value is prepaid money held for members, and a
+# tier above it could never apply.
+MAX_RECHARGE_FEN = 5_000_000
+
+
+def _normal_code(value: str) -> str:
+    try:
+        return check_code(value)
+    except InvalidValueError:
+        msg = "must be 1-32 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+        raise ValueError(msg) from None
+
+
+Code = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_normal_code)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Fen = Annotated[int, Field(gt=0, le=100_000_000)]
 
@@ -134,7 +154,7 @@ class StoreBonusSpec(_Spec):
 
 
 class TierSpec(_Spec):
-    pay_fen: Fen
+    pay_fen: int = Field(gt=0, le=MAX_RECHARGE_FEN)
     bonus_fen: int = Field(ge=0, le=100_000_000)
 
 
@@ -151,12 +171,19 @@ class ProgrammeSpec(_Spec):
         card_codes = [card.code for card in self.cards]
         level_codes = [level.code for card in self.cards for level in card.levels]
         tiers = [tier.pay_fen for tier in self.recharge_tiers]
-        for what, codes in (("card", card_codes), ("level", level_codes), ("tier", tiers)):
-            if len(set(codes)) != len(codes):
-                msg = f"{what} codes (tier pay_fen) must be distinct"
+        for what, values in (
+            ("card codes", card_codes),
+            ("level codes", level_codes),
+            ("recharge tiers' pay_fen", tiers),
+        ):
+            if len(set(values)) != len(values):
+                msg = f"{what} must be distinct"
                 raise ValueError(msg)
         if self.cards and sum(card.default for card in self.cards) != 1:
             msg = "exactly one card must be the default (free) card"
+            raise ValueError(msg)
+        if sum(card.kind is CardKind.FREE for card in self.cards) > 1:
+            msg = "only the default card may be free (members join on it; none moves to another)"
             raise ValueError(msg)
         return self
 
@@ -169,10 +196,6 @@ def parse_spec(data: dict[str, Any]) -> ProgrammeSpec:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "programme"
         raise InvalidValueError(where, error["msg"], reason="invalid_programme") from None
-    for card in spec.cards:
-        check_code(card.code, "cards.code")
-        for level in card.levels:
-            check_code(level.code, "levels.code")
     return spec
 
 

@@ -64,11 +64,25 @@ def refund_namespace(order: Order) -> str:
 
 
 def refund_parts(order: Order, refund_fen: int) -> tuple[Split, int]:
-    """The stored-value part (principal, bonus) and the WeChat part of the next refund."""
+    """The stored-value part (principal, bonus) and the WeChat part of the next refund.
+
+    Each is a slice of a running total that never decreases — the WeChat share of the refunded
+    amount, the rest as stored value, that split again into principal and bonus — so partial
+    refunds never give a negative part and together give back exactly what was paid each way.
+    """
+    amount, stored = order.amount_fen, order.stored_value_fen
+
+    def wechat(refunded: int) -> int:
+        return (amount - stored) * refunded // amount if amount else 0
+
+    def principal(refunded: int) -> int:
+        in_stored_value = refunded - wechat(refunded)
+        return order.sv_principal_fen * in_stored_value // stored if stored else 0
+
     before, after = order.refunded_fen, order.refunded_fen + refund_fen
-    whole = Split(order.sv_principal_fen, order.sv_bonus_fen)
-    part = stored_value.proportional_split(whole, before, after, order.amount_fen)
-    return part, refund_fen - part.total_fen
+    wechat_part = wechat(after) - wechat(before)
+    principal_part = principal(after) - principal(before)
+    return Split(principal_part, refund_fen - wechat_part - principal_part), wechat_part
 
 
 # -- asked for through the API ---------------------------------------------------------------
@@ -76,8 +90,10 @@ def refund_parts(order: Order, refund_fen: int) -> tuple[Split, int]:
 
 async def request_refund(
     order: Order, refund_fen: int, reason: str, actor: Actor, out_refund_no: str | None = None
-) -> Refund:
-    """Refund part or all of a paid order; the same out_refund_no again returns that refund.
+) -> tuple[Refund, bool]:
+    """Refund part or all of a paid order: the refund, and whether this call made it.
+
+    The same out_refund_no again returns that refund (and False).
 
     Raises:
         InvalidValueError: a bad amount or reason.
@@ -91,14 +107,15 @@ async def request_refund(
     mchid = refund_namespace(order)
     earlier = await Refund.get_or_none(mchid=mchid, out_refund_no=number)
     if earlier is not None:
-        return _same_refund(earlier, order, refund_fen)
+        return _same_refund(earlier, order, refund_fen), False
     try:
         async with in_transaction():
             refund = await _request(order.id, refund_fen, reason, number, actor)
     except IntegrityError:
         earlier = await Refund.get(mchid=mchid, out_refund_no=number)
-        return _same_refund(earlier, order, refund_fen)
-    return refund
+        return _same_refund(earlier, order, refund_fen), False
+    await refund.refresh_from_db()  # applied at once when nothing goes through WeChat Pay
+    return refund, True
 
 
 def _same_refund(refund: Refund, order: Order, refund_fen: int) -> Refund:
@@ -279,7 +296,9 @@ async def _held_by(refund: Refund) -> Split:
 
 async def _apply(refund: Refund, order: Order, member: Member | None, programme: Programme) -> None:
     before = order.refunded_fen
-    order.refunded_fen = min(order.amount_fen, before + refund.refund_fen)
+    applied = min(order.amount_fen - before, refund.refund_fen)
+    sv_part = refund_parts(order, applied)[0] if refund.stored_value_fen else Split(0, 0)
+    order.refunded_fen = before + applied
     order.status = (
         OrderStatus.REFUNDED
         if order.refunded_fen >= order.amount_fen
@@ -290,7 +309,7 @@ async def _apply(refund: Refund, order: Order, member: Member | None, programme:
     if member is None:
         return
     if order.kind is OrderKind.SALE:
-        await _reverse_sale(order, member, refund, before)
+        await _reverse_sale(order, member, refund, before, sv_part)
     elif order.kind is OrderKind.RECHARGE:
         # Already held when it was asked for through wxhub: then this changes nothing.
         await _revoke_recharge(order, member, programme, refund, before, order.refunded_fen)
@@ -298,7 +317,9 @@ async def _apply(refund: Refund, order: Order, member: Member | None, programme:
         await _revoke_card(order, member, programme, refund)
 
 
-async def _reverse_sale(order: Order, member: Member, refund: Refund, before: int) -> None:
+async def _reverse_sale(
+    order: Order, member: Member, refund: Refund, before: int, sv_part: Split
+) -> None:
     refunded = order.refunded_fen - before
     member.total_spend_fen = max(0, member.total_spend_fen - refunded)
     earned, amount = order.points_earned, order.amount_fen
@@ -318,14 +339,11 @@ async def _reverse_sale(order: Order, member: Member, refund: Refund, before: in
                 order_id=order.id,
             ),
         )
-    if refund.stored_value_fen:
-        part = stored_value.proportional_split(
-            Split(order.sv_principal_fen, order.sv_bonus_fen), before, order.refunded_fen, amount
-        )
+    if sv_part.total_fen:
         await stored_value.record(
             member,
             StoredValueKind.RESTORE,
-            part,
+            sv_part,
             key=f"{key}:restore",
             order=order,
             reason=f"refund {refund.out_refund_no}",
@@ -338,8 +356,7 @@ async def _revoke_recharge(
     """Take back a refunded recharge's principal and, unless kept, its bonus in proportion."""
     bonus = 0
     if not programme.bonus_refundable:
-        whole = Split(0, order.recharge_bonus_fen)
-        bonus = stored_value.proportional_split(whole, before, after, order.amount_fen).bonus_fen
+        bonus = stored_value.share(order.recharge_bonus_fen, before, after, order.amount_fen)
     await stored_value.record(
         member,
         StoredValueKind.REVOKE,

@@ -46,19 +46,15 @@ def spending_split(member: Member, amount_fen: int) -> Split:
     return Split(principal, amount_fen - principal)
 
 
-def proportional_split(whole: Split, before_fen: int, after_fen: int, total_fen: int) -> Split:
-    """The part of `whole` that belongs to the slice (before, after] of `total_fen`.
+def share(value: int, before_fen: int, after_fen: int, total_fen: int) -> int:
+    """The part of `value` that belongs to the slice (before, after] of `total_fen`.
 
-    Computed on running totals, so several partial refunds together give back exactly what
-    one full refund would.
+    Computed on running totals (floor of the cumulative share), so the parts of consecutive
+    slices are never negative and add up to exactly `value` over the whole.
     """
     if total_fen <= 0:
-        return Split(0, 0)
-
-    def part(value: int) -> int:
-        return value * after_fen // total_fen - value * before_fen // total_fen
-
-    return Split(part(whole.principal_fen), part(whole.bonus_fen))
+        return 0
+    return value * after_fen // total_fen - value * before_fen // total_fen
 
 
 async def record(  # noqa: PLR0913 - a ledger row has this many parts

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from hub.embedded_redis import free_tcp_port
 from hub.errors import AlreadyExistsError, InvalidValueError, NotFoundError
@@ -26,6 +27,16 @@ def raising(error: Exception) -> Callable[[web.Request], Awaitable[web.Response]
     return handler
 
 
+async def ask_a_redis_that_is_down(_request: web.Request) -> web.Response:
+    """A real Redis client calling a port nobody listens on."""
+    client = Redis(host="127.0.0.1", port=free_tcp_port(), socket_connect_timeout=1)
+    try:
+        await client.get("anything")
+    finally:
+        await client.aclose()
+    return web.json_response({})
+
+
 async def echo_length(request: web.Request) -> web.Response:
     return web.json_response({"length": len(await request.read())})
 
@@ -36,6 +47,7 @@ async def test_client(app: web.Application, aiohttp_client: ClientFactory) -> Cl
     app.router.add_get("/missing", raising(NotFoundError("store_not_found", "no store 'x'")))
     app.router.add_get("/taken", raising(AlreadyExistsError("brand_exists", "taken")))
     app.router.add_get("/invalid", raising(InvalidValueError("amount", "must be positive")))
+    app.router.add_get("/redis-down", ask_a_redis_that_is_down)
     app.router.add_post("/echo", echo_length)
     return await aiohttp_client(app)
 
@@ -90,6 +102,14 @@ async def test_unexpected_failure_is_logged_and_hidden(
     assert body["reason"] == "internal_error"
     assert "secret detail" not in await response.text()
     assert any("unhandled error in GET /boom" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_unreachable_redis_is_a_503_to_retry_not_a_500(test_client: Client) -> None:
+    response = await test_client.get("/redis-down")
+
+    assert response.status == 503
+    assert (await response.json())["reason"] == "temporarily_unavailable"
+    assert response.headers["Retry-After"] == "5"
 
 
 async def test_body_over_the_size_limit_is_a_json_413(

@@ -133,3 +133,17 @@ async def test_refunds_do_not_lower_the_level_before_the_period_ends(
 
     assert await levels.review_due(datetime.now(UTC)) == 0
     assert await level_of(member) == "silver"
+
+
+async def test_every_period_that_ended_is_reviewed_however_many_batches_it_takes(
+    hub: HubBrand, settings: Settings
+) -> None:
+    members = [await new_member(hub, settings) for _ in range(3)]
+    for member in members:
+        await pay(hub, member, 300_000)
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=370), tick=False):
+        reviewed = await levels.review_due(datetime.now(UTC), batch=2)
+
+    assert reviewed == 3
+    assert [await level_of(member) for member in members] == ["silver"] * 3

@@ -236,7 +236,7 @@ def _fen(fields: Mapping[str, str], name: str, default: int | None = None) -> in
     value = fields.get(name)
     if value is None and default is not None:
         return default
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):
         raise PayloadError("missing_field", f"{name} is missing or not a whole number of fen")
     return int(value)
 

@@ -40,13 +40,28 @@ async def simulator(
 
 
 @pytest.fixture
-def settings(settings: Settings, simulator: TestServer) -> Settings:
-    """The test settings with WeChat's three hosts at the simulator."""
+def hub_port(unused_tcp_port: int) -> int:
+    """Where the hub under test listens: known in advance, so it is its public URL too."""
+    return unused_tcp_port
+
+
+@pytest.fixture
+def settings(settings: Settings, simulator: TestServer, hub_port: int) -> Settings:
+    """The test settings with WeChat's three hosts at the simulator, and the hub's public URL
+    (Pay notify_url) at the test server."""
     base = str(simulator.make_url("")).rstrip("/")
     wechat = settings.wechat.model_copy(
         update={"api_base_url": base, "work_base_url": base, "pay_base_url": base}
     )
-    return settings.model_copy(update={"wechat": wechat})
+    http = settings.http.model_copy(update={"public_url": f"http://127.0.0.1:{hub_port}"})
+    return settings.model_copy(update={"wechat": wechat, "http": http})
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[HubClient]], app: web.Application, hub_port: int
+) -> HubClient:
+    return await aiohttp_client(app, server_kwargs={"port": hub_port})
 
 
 @dataclass(frozen=True)
