@@ -119,6 +119,16 @@ class MembershipSettings(_Section):
     pay_page: str = Field(max_length=128, pattern=r"^[0-9A-Za-z_\-]+(/[0-9A-Za-z_\-]+)*$")
 
 
+class CouponSettings(_Section):
+    """How long a coupon's QR code lasts, and how long a store manager may undo a redemption."""
+
+    # The mini-program shows a coupon as a QR of a signed token that expires this soon, and
+    # fetches a new one before then: a photo of the screen is useless a minute later.
+    qr_token_ttl_s: int = Field(ge=15, le=3600)
+    # A redemption made by mistake can be undone this long after (by a store manager).
+    undo_window_minutes: int = Field(ge=1, le=1440)
+
+
 class WorkerSettings(_Section):
     max_jobs: int = Field(gt=0)
     job_timeout_s: float = Field(gt=0)
@@ -136,6 +146,7 @@ class Settings(_Section):
     worker: WorkerSettings
     callbacks: CallbackSettings
     membership: MembershipSettings
+    coupons: CouponSettings
     wechat: WeChatSettings
     simulator: SimulatorSettings
 

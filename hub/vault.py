@@ -25,6 +25,8 @@ _FORMAT_V1 = b"\x01"
 # 96-bit nonces are what GCM is specified for; random nonces are safe far beyond our volumes.
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
+# A truncated MAC shorter than this (128 bits) is refused: it would be guessable.
+_MIN_SIGNATURE_BYTES = 16
 
 
 class VaultError(Exception):
@@ -39,6 +41,7 @@ class Vault:
             raise ValueError(f"data key must be {DATA_KEY_BYTES} bytes")
         self._seal_key = HKDF(data_key, 32, b"", SHA256, context=b"wxhub/seal/v1")
         self._index_key = HKDF(data_key, 32, b"", SHA256, context=b"wxhub/index/v1")
+        self._sign_key = HKDF(data_key, 32, b"", SHA256, context=b"wxhub/sign/v1")
 
     def seal(self, plaintext: str, *, column: str) -> bytes:
         """Encrypt `plaintext` for storage in `column` (e.g. "member.phone")."""
@@ -69,6 +72,19 @@ class Vault:
         """A keyed hash of `value` for equality lookups; reveals nothing without the key."""
         message = column.encode() + b"\x00" + value.encode()
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+    def sign(self, message: bytes, *, purpose: str) -> bytes:
+        """A keyed MAC of `message` for `purpose` (e.g. "coupon_qr"): HMAC-SHA256, 32 bytes."""
+        return hmac.new(
+            self._sign_key, purpose.encode() + b"\x00" + message, hashlib.sha256
+        ).digest()
+
+    def verify(self, message: bytes, signature: bytes, *, purpose: str) -> bool:
+        """Whether `signature` is sign(message) or its first 16+ bytes (constant time)."""
+        if len(signature) < _MIN_SIGNATURE_BYTES:
+            return False
+        expected = self.sign(message, purpose=purpose)[: len(signature)]
+        return hmac.compare_digest(expected, signature)
 
 
 def load_vault(settings: Settings) -> Vault:

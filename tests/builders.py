@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import Brand, Store
-from hub.services import accounts, brands, programme
+from hub.models.coupon import Coupon, CouponTemplate, IssueSource
+from hub.services import accounts, brands, coupon_templates, coupons, programme
 from hub.services.audit import Actor
 from hub.vault import Vault
 from hub.wechat import pay_v2
@@ -433,12 +434,53 @@ PROGRAMME: dict[str, Any] = {
 }
 
 
-async def apply_programme(hub: HubBrand, **policy: Any) -> Store:
-    """Give the hub brand the test programme (policy overrides apply); returns store s002."""
+async def apply_programme(
+    hub: HubBrand, *, levels: dict[str, dict[str, Any]] | None = None, **policy: Any
+) -> Store:
+    """Give the hub brand the test programme; returns store s002.
+
+    `policy` overrides policy keys; `levels` adds or overrides keys of levels by their code
+    (e.g. `{"silver": {"upgrade_coupons": ["welcome"]}}`).
+    """
     actor = Actor.cli()
     bund = await Store.get_or_none(brand=hub.brand, code="s002") or await brands.add_store(
         hub.brand, "s002", "The Bund", actor
     )
-    spec = PROGRAMME | {"policy": PROGRAMME["policy"] | policy}
+    changes = levels or {}
+    cards = [
+        card | {"levels": [level | changes.get(level["code"], {}) for level in card["levels"]]}
+        for card in PROGRAMME["cards"]
+    ]
+    spec = PROGRAMME | {"policy": PROGRAMME["policy"] | policy, "cards": cards}
     await programme.apply_programme(hub.brand, programme.parse_spec(spec), actor)
     return bund
+
+
+# -- coupons ---------------------------------------------------------------------------------
+
+# ¥10 off an order of at least ¥50, for 30 days from issue.
+CASH_OFF: dict[str, Any] = {
+    "name": "满50减10",
+    "kind": "cash_off",
+    "face_value_fen": 1_000,
+    "threshold_fen": 5_000,
+    "valid_days": 30,
+}
+
+
+async def create_coupon_template(brand: Brand, code: str, **fields: Any) -> CouponTemplate:
+    """A coupon template of the brand: CASH_OFF, with `fields` changed (e.g. refund_rule)."""
+    spec = coupon_templates.parse_template(CASH_OFF | {"code": code} | fields)
+    template, _ = await coupon_templates.save_template(brand.id, spec, Actor.cli())
+    return template
+
+
+async def give_coupon(
+    template: CouponTemplate, member_id: int, key: str = "", now: datetime | None = None
+) -> Coupon:
+    """Issue one coupon of the template to the member (as the open API would)."""
+    issuance = coupons.Issuance(
+        template.id, member_id, key or f"test:{template.code}:{member_id}", IssueSource.API
+    )
+    coupon, _ = await coupons.issue_coupon(issuance, Actor.cli(), now or datetime.now(UTC))
+    return coupon

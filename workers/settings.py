@@ -29,6 +29,7 @@ from workers.callbacks import process_callback, retry_callbacks
 from workers.channels_orders import sync_channels_order
 from workers.contact_welcome import WELCOME_MAX_TRIES, link_contact_member, welcome_contact
 from workers.context import WorkerDeps, deps
+from workers.coupons import expire_coupons, give_birthday_coupons
 from workers.maintenance import prune_worker_presence
 from workers.membership import close_unpaid_orders, expire_points, forget_sessions, review_levels
 from workers.outbox_relay import MAX_TRIES, relay_outbox
@@ -76,6 +77,8 @@ def cron_jobs() -> list[CronJob]:
         cron(expire_points, minute=10, second=15, run_at_startup=True, timeout=600),
         cron(review_levels, minute=20, second=15, run_at_startup=True, timeout=600),
         cron(forget_sessions, minute=30, second=15, timeout=300),
+        cron(give_birthday_coupons, minute=40, second=15, run_at_startup=True, timeout=600),
+        cron(expire_coupons, minute=50, second=15, run_at_startup=True, timeout=300),
     ]
 
 

@@ -31,14 +31,23 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         web.HTTPUnsupportedMediaType: not application/json.
         InvalidValueError: "malformed_json" or "invalid_request" naming the field.
     """
+    return validate(model, await read_json(request))
+
+
+async def read_json(request: web.Request) -> Any:
+    """The JSON body as parsed, for a caller that validates it itself (an empty body is {}).
+
+    Raises:
+        web.HTTPUnsupportedMediaType: not application/json.
+        InvalidValueError: "malformed_json".
+    """
     if request.content_type != _JSON:
         raise web.HTTPUnsupportedMediaType(text=f"send {_JSON}")
     raw = await request.read()
     try:
-        data = json.loads(raw or b"{}")
+        return json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidValueError("body", "is not valid JSON", reason="malformed_json") from None
-    return validate(model, data)
 
 
 def read_query(request: web.Request, model: type[M]) -> M:

@@ -1,9 +1,10 @@
-"""Mini-program API, the member: log in, bind a phone, my card, my history (/api/mp/v1)."""
+"""Mini-program API, the member: log in, bind a phone, my birthday, card, history (/api/mp/v1)."""
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hub.api.auth import member_caller
 from hub.api.bodies import Body, json_response, read_body, read_query
@@ -22,10 +23,12 @@ from hub.models.member import Member
 from hub.models.order import Order
 from hub.models.points import PointsEntry
 from hub.models.stored_value import StoredValueEntry
-from hub.services import identity, sessions
+from hub.services import birthdays, identity, sessions
+from hub.services.audit import Actor
 from hub.services.card_view import card_view
 from hub.wechat.miniprogram_api import MiniProgramApi
 
+_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # WeChat's answers to a bad wx.login or getPhoneNumber code (invalid, used, expired, risky).
 _BAD_CODE_ERRCODES = frozenset({40029, 40163, 40226, 40013})
 
@@ -40,6 +43,18 @@ class LoginBody(Body):
 
 class PhoneBody(Body):
     code: str = Field(min_length=1, max_length=128)
+
+
+class BirthdayBody(Body):
+    birthday: date
+
+    @field_validator("birthday", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        # pydantic alone would refuse the string (strict) or, lax, take 0 as 1970-01-01.
+        if not isinstance(value, str) or not _DAY_FORM.fullmatch(value):
+            raise ValueError("must be a day as YYYY-MM-DD")
+        return date.fromisoformat(value)  # ValueError for a day that does not exist
 
 
 async def _miniprogram_api(request: web.Request, appid: str) -> tuple[int, MiniProgramApi]:
@@ -100,6 +115,16 @@ async def bind_phone(request: web.Request) -> web.Response:
         raise _refused_code(exc) from None
     member = await identity.bind_phone(
         caller.member, phone.pure_phone_number, phone.country_code, request.app[vault_key]
+    )
+    return json_response({"member": await _member_json(request, member)})
+
+
+async def set_birthday(request: web.Request) -> web.Response:
+    """PUT /api/mp/v1/me/birthday: set once (birthday coupons); the same day again is a no-op."""
+    caller = await member_caller(request)
+    body = await read_body(request, BirthdayBody)
+    member = await birthdays.set_birthday(
+        caller.member.id, body.birthday, Actor.member(caller.member.id)
     )
     return json_response({"member": await _member_json(request, member)})
 

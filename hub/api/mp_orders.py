@@ -14,10 +14,13 @@ from hub.models.brand import Store
 from hub.models.membership import CardKind
 from hub.models.order import Order
 from hub.services import orders
+from hub.services.fields import parse_id
 from hub.services.orders import MAX_ORDER_FEN
 from hub.services.programme import MAX_RECHARGE_FEN, load_programme
 
 _ID_MAX = 2**31 - 1
+# Coupon ids are 64-bit.
+_COUPON_ID_MAX = 2**63 - 1
 _KEY_HEADER = "Idempotency-Key"
 _KEY_MAX = 64
 
@@ -29,6 +32,8 @@ class OrderBody(Body):
     # How much of the (discounted) amount to pay from stored value.
     stored_value_fen: int = Field(default=0, ge=0, le=MAX_ORDER_FEN)
     description: str = Field(default="", max_length=127)
+    # One of my money coupons, taken off after the level's discount.
+    coupon_id: int | None = Field(default=None, ge=1, le=_COUPON_ID_MAX)
 
 
 class RechargeBody(Body):
@@ -75,7 +80,7 @@ async def show_store(request: web.Request) -> web.Response:
 
 
 async def create_order(request: web.Request) -> web.Response:
-    """POST /api/mp/v1/orders: pay in a store (level discount, optional stored value)."""
+    """POST /api/mp/v1/orders: pay in a store (level discount, a coupon, stored value)."""
     caller = await member_caller(request)
     body = await read_body(request, OrderBody)
     store = await _store(caller, body.store_id)
@@ -85,6 +90,7 @@ async def create_order(request: web.Request) -> web.Response:
         stored_value_fen=body.stored_value_fen,
         description=body.description,
         client_key=_client_key(request),
+        coupon_id=body.coupon_id,
     )
     target = await pay_target(request, caller.session)
     order = await orders.create_sale(caller.member, sale, target, datetime.now(UTC))
@@ -151,7 +157,8 @@ async def _with_payment(request: web.Request, order: Order) -> web.Response:
 
 def _path_id(request: web.Request, name: str) -> int:
     value = request.match_info[name]
-    if not (value.isascii() and value.isdigit()) or int(value) > _ID_MAX:
+    found = parse_id(value, _ID_MAX)
+    if found is None:
         thing = name.removesuffix("_id")
-        raise NotFoundError(f"{thing}_not_found", f"no {thing} {value}")
-    return int(value)
+        raise NotFoundError(f"{thing}_not_found", f"no {thing} {value[:20]}")
+    return found

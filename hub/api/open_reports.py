@@ -12,6 +12,7 @@ from hub.api.bodies import Query, json_response, read_query
 from hub.errors import NotFoundError
 from hub.models.brand import Store
 from hub.models.staff import Staff
+from hub.services.fields import parse_id
 from hub.services.performance import Figures, Performance, guide_performance, store_performance
 
 # Store and staff ids are 32-bit: a larger number is no id (and would overflow PostgreSQL's
@@ -75,9 +76,10 @@ async def show_staff_performance(request: web.Request) -> web.Response:
 
 def _path_id(request: web.Request, name: str, reason: str) -> int:
     value = request.match_info[name]
-    if not value.isascii() or not value.isdigit() or int(value) > _ID_MAX:
+    found = parse_id(value, _ID_MAX)
+    if found is None:
         raise NotFoundError(reason, f"no {name.removesuffix('_id')} {value[:20]}")
-    return int(value)
+    return found
 
 
 def _report_json(report: Performance) -> dict[str, Any]:

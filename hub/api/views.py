@@ -96,6 +96,7 @@ def member_json(
             "phone": phone if full_phone else masked_phone(phone),
             "home_store_id": member.home_store_id,
             "guide_id": member.guide_id,
+            "birthday": member.birthday.isoformat() if member.birthday else None,
             "created_at": moment(member.created_at),
         }
         | balances_json(member)
@@ -116,6 +117,8 @@ def order_json(order: Order) -> dict[str, Any]:
         "description": order.description,
         "original_fen": order.original_fen,
         "discount_fen": order.discount_fen,
+        "coupon_id": order.coupon_id,
+        "coupon_discount_fen": order.coupon_discount_fen,
         "amount_fen": order.amount_fen,
         "stored_value_fen": order.stored_value_fen,
         "wechat_fen": order.wechat_fen,

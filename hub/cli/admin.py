@@ -7,10 +7,11 @@ operator) and prints what it did. Keys are read from files or stdin, never echoe
 import argparse
 
 from hub.cli.secret_input import SecretReader
+from hub.dates import BEIJING
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import StoreStatus
-from hub.models.staff import StaffRole
-from hub.services import accounts, api_keys, brands, staff
+from hub.models.staff import Staff, StaffRole
+from hub.services import accounts, api_keys, brands, staff, staff_access
 from hub.services.audit import Actor
 from hub.settings import Settings
 from hub.vault import load_vault
@@ -63,6 +64,15 @@ def _store_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser
     add.add_argument("--region", help="region code (region_manager)")
     add.add_argument("--wecom-userid", help="the person's WeCom userid")
     add.set_defaults(func=add_staff, needs_database=True)
+    token = people.add_parser(
+        "token", help="issue a staff-API token (printed once; replaces their previous one)"
+    )
+    token.add_argument("staff_id", type=int, metavar="STAFF_ID")
+    token.add_argument("--brand", required=True)
+    token.set_defaults(func=issue_staff_token, needs_database=True)
+    listing = people.add_parser("list", help="the brand's staff with role, scope and token date")
+    listing.add_argument("--brand", required=True)
+    listing.set_defaults(func=list_staff, needs_database=True)
 
 
 def _account_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -157,6 +167,37 @@ async def add_staff(args: argparse.Namespace, _settings: Settings) -> int:
     )
     print(f"staff {member.name} added as {member.role.value} (id {member.id})")
     return 0
+
+
+async def issue_staff_token(args: argparse.Namespace, _settings: Settings) -> int:
+    brand = await brands.get_brand(args.brand)
+    issued = await staff_access.issue_staff_token(args.staff_id, brand.id, Actor.cli())
+    person = issued.staff
+    print(
+        f"staff token for {person.name} ({person.role.value}, id {person.id}), brand {brand.code}:"
+    )
+    print(issued.plaintext)
+    print("Store it now: it is not shown again. Any previous token of theirs no longer works.")
+    return 0
+
+
+async def list_staff(args: argparse.Namespace, _settings: Settings) -> int:
+    brand = await brands.get_brand(args.brand)
+    people = await Staff.filter(brand=brand).order_by("id").prefetch_related("store", "region")
+    for person in people:
+        print(_staff_line(person))
+    return 0
+
+
+def _staff_line(person: Staff) -> str:
+    """id, role, store or region code, active, when the token was issued (China time), name."""
+    scope = person.store.code if person.store else person.region.code if person.region else "-"
+    issued = person.token_issued_at
+    shown = f"{issued.astimezone(BEIJING):%Y-%m-%d %H:%M}" if issued else "no token"
+    state = "active" if person.active else "inactive"
+    return (
+        f"{person.id:>6} {person.role.value:<14} {scope:<12} {state:<8} {shown:<16} {person.name}"
+    )
 
 
 async def set_miniprogram(args: argparse.Namespace, settings: Settings) -> int:

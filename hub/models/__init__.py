@@ -16,4 +16,5 @@ MODEL_MODULES = [
     "hub.models.subscription",
     "hub.models.contact",
     "hub.models.channels_order",
+    "hub.models.coupon",
 ]

@@ -51,6 +51,9 @@ class Member(Model):
     level_valid_until = fields.DatetimeField(null=True)
     # A bought card ends here, and the member returns to the default free card.
     card_expires_at = fields.DatetimeField(null=True)
+    # Set once by the member (birthday coupons). birthday_mmdd ("0520") finds today's birthdays.
+    birthday = fields.DateField(null=True)
+    birthday_mmdd = fields.CharField(max_length=4, null=True, db_index=True)
     # Changed only together with a points_entry row (hub.services.points).
     points_balance = fields.IntField(default=0)
     # Stored value, changed only together with a stored_value_entry row: what the member paid

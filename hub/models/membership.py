@@ -70,6 +70,9 @@ class Level(Model):
     points_multiplier_percent = fields.IntField(default=100)
     # Points given once, the first time a member reaches this level.
     upgrade_gift_points = fields.IntField(default=0)
+    # Coupon templates (by code): given once on first reaching the level, and each birthday.
+    upgrade_coupons: list[str] = fields.JSONField(default=list)
+    birthday_coupon = fields.CharField(max_length=32, default="")
     # Upgrade rules; a level with none is reached only by rank 0 or by buying the card.
     rolling_spend_fen = fields.BigIntField(null=True)
     rolling_months = fields.IntField(null=True)

@@ -75,6 +75,9 @@ class Order(Model):
     sv_bonus_fen = fields.BigIntField(default=0)
     # A recharge: the bonus its tier promised when the order was created.
     recharge_bonus_fen = fields.BigIntField(default=0)
+    # A coupon used on a sale: reserved while the order is unpaid, used when it is paid.
+    coupon_id = fields.BigIntField(null=True)
+    coupon_discount_fen = fields.BigIntField(default=0)
     # A card purchase: the card bought.
     card_type: fields.ForeignKeyNullableRelation[CardType] = fields.ForeignKeyField(
         "hub.CardType", related_name="orders", null=True, on_delete=fields.RESTRICT

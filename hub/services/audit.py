@@ -22,8 +22,18 @@ class Actor:
         return cls(ActorType.MEMBER, str(member_id))
 
     @classmethod
+    def staff(cls, staff_id: int) -> "Actor":
+        """A person on the brand's staff, signed in with their staff token."""
+        return cls(ActorType.STAFF, str(staff_id))
+
+    @classmethod
     def api_key(cls, key_id: int) -> "Actor":
         return cls(ActorType.API_KEY, str(key_id))
+
+    @classmethod
+    def system(cls) -> "Actor":
+        """The hub itself, applying a rule (an upgrade gift, a birthday coupon)."""
+        return cls(ActorType.SYSTEM, "wxhub")
 
     @classmethod
     def cli(cls) -> "Actor":

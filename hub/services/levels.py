@@ -14,10 +14,13 @@ from tortoise.functions import Sum
 
 from hub import db
 from hub.dates import add_months
+from hub.models.coupon import IssueSource
 from hub.models.member import Member
 from hub.models.membership import LevelChange, LevelChangeReason
 from hub.models.order import Order, OrderKind, OrderStatus
 from hub.models.points import PointsKind
+from hub.services import coupons
+from hub.services.audit import Actor
 from hub.services.member_locks import lock_member
 from hub.services.points import PointsChange, lot_expiry, record_change
 from hub.services.programme import CardInfo, LevelInfo, Programme, load_programme
@@ -235,9 +238,11 @@ async def _give_upgrade_gifts(
     target: LevelInfo,
     now: datetime,
 ) -> None:
-    """The gift points of every level passed on the way up, once per member and level."""
+    """The gifts of every level passed on the way up (points, coupons), once per level."""
     floor = previous.rank if previous and previous.card_type_id == card.id else 0
     for level in card.levels:
+        if floor < level.rank <= target.rank:
+            await _give_upgrade_coupons(member, level, now)
         if floor < level.rank <= target.rank and level.upgrade_gift_points:
             await record_change(
                 member,
@@ -250,6 +255,12 @@ async def _give_upgrade_gifts(
                     expires_at=lot_expiry(programme, now),
                 ),
             )
+
+
+async def _give_upgrade_coupons(member: Member, level: LevelInfo, now: datetime) -> None:
+    for code in level.upgrade_coupons:
+        key = f"member:{member.id}:level:{level.id}:coupon:{code}"
+        await coupons.give_coupon(member, code, key, IssueSource.UPGRADE, Actor.system(), now)
 
 
 async def review_due(now: datetime, batch: int = 500) -> int:

@@ -16,6 +16,7 @@ from hub.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from hub.models.brand import Brand, Store
 from hub.models.member import Member
 from hub.services import levels
+from hub.services.fields import parse_id
 from hub.services.member_locks import resolve_member
 from hub.services.programme import load_programme
 from hub.vault import Vault
@@ -127,9 +128,10 @@ async def find_member(brand_id: int, vault: Vault, *, by: str, value: str) -> Me
         InvalidValueError: an unknown key or a malformed phone number.
     """
     if by == "id":
-        if not (value.isascii() and value.isdigit()) or int(value) > MAX_INT_ID:
+        member_id = parse_id(value, MAX_INT_ID)
+        if member_id is None:
             raise NotFoundError("member_not_found", "no member with this id")
-        member = await Member.get_or_none(brand_id=brand_id, id=int(value))
+        member = await Member.get_or_none(brand_id=brand_id, id=member_id)
     elif by == "code":
         member = await Member.get_or_none(brand_id=brand_id, code=value)
     elif by == "phone":

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from hub.errors import AlreadyExistsError
 from hub.models.channels_order import ChannelsOrder
 from hub.models.contact import ContactLink
+from hub.models.coupon import Coupon, Redemption
 from hub.models.member import Member, MemberMerge, MemberOpenid, MemberSession
 from hub.models.membership import LevelChange, LevelChangeReason
 from hub.models.order import Order
@@ -36,6 +37,8 @@ _MOVED: tuple[tuple[str, Any], ...] = (
     ("contact_links", ContactLink),
     ("channels_orders", ChannelsOrder),
     ("subscription_grants", SubscriptionGrant),
+    ("coupons", Coupon),
+    ("redemptions", Redemption),
 )
 _SUMMED = (
     "points_balance",
@@ -129,6 +132,8 @@ async def _combine(survivor: Member, merged: Member) -> None:
     if survivor.guide_id is None and merged.guide_id is not None:
         survivor.guide_id, survivor.guide_since = merged.guide_id, merged.guide_since
     survivor.home_store_id = survivor.home_store_id or merged.home_store_id
+    survivor.birthday = survivor.birthday or merged.birthday
+    survivor.birthday_mmdd = survivor.birthday_mmdd or merged.birthday_mmdd
     if merged.invited_by_id not in {None, survivor.id} and survivor.invited_by_id is None:
         survivor.invited_by_id = merged.invited_by_id
 

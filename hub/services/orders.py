@@ -21,7 +21,7 @@ from hub.models.member import Member
 from hub.models.membership import CardKind
 from hub.models.order import Order, OrderKind, OrderSource, OrderStatus
 from hub.models.stored_value import StoredValueKind
-from hub.services import audit, stored_value
+from hub.services import audit, order_coupons, stored_value
 from hub.services.audit import Actor
 from hub.services.fields import check_text
 from hub.services.member_locks import lock_member, lock_member_or_none
@@ -114,6 +114,9 @@ class SaleRequest:
     description: str = ""
     # The client's idempotency key: the same key again returns the first order.
     client_key: str | None = None
+    # One of the member's money coupons (cash off or percent off), applied after the level's
+    # discount; reserved until the order is paid or closed.
+    coupon_id: int | None = None
 
 
 async def _earlier(member_id: int, client_key: str | None, **expected: object) -> Order | None:
@@ -140,17 +143,18 @@ async def _earlier(member_id: int, client_key: str | None, **expected: object) -
 async def create_sale(
     member: Member, request: SaleRequest, pay: PayTarget | None, now: datetime
 ) -> Order:
-    """A member's sale in a store: the level's discount applied, part paid from stored value.
+    """A member's sale in a store: level discount and coupon off, part paid from stored value.
 
-    When stored value covers all of it, the order is paid at once; otherwise WeChat Pay
-    collects the rest through `pay`. A repeated request (same client key) returns the first
-    order.
+    The coupon (a money coupon of the member's) is reserved by the order. When stored value
+    covers all of it, the order is paid at once; otherwise WeChat Pay collects the rest through
+    `pay`. A repeated request (same client key) returns the first order.
 
     Raises:
         InvalidValueError: bad amounts or a paused store.
-        NotFoundError: the store is another brand's.
+        NotFoundError: the store is another brand's; "coupon_not_found".
         DomainError: "insufficient_balance" for more stored value than the member holds,
-            "pay_unavailable" for a WeChat part without `pay`.
+            "pay_unavailable" for a WeChat part without `pay`, the coupon's refusals (see
+            order_coupons.coupon_discount).
         AlreadyExistsError: "idempotency_key_reused".
     """
     check_amount(request.original_fen, "original_fen")
@@ -160,6 +164,7 @@ async def create_sale(
         "original_fen": request.original_fen,
         "store_id": request.store.id,
         "stored_value_fen": request.stored_value_fen,
+        "coupon_id": request.coupon_id,
     }
     if (earlier := await _earlier(member.id, key, **asked)) is not None:
         return earlier
@@ -180,13 +185,16 @@ async def _create_sale(
     programme = await load_programme(member.brand_id)
     level = programme.level(member.level_id)
     discount = level_discount_fen(request.original_fen, level.discount_percent if level else 0)
-    amount = request.original_fen - discount
-    if not 0 <= request.stored_value_fen <= amount:
-        raise InvalidValueError("stored_value_fen", f"must be between 0 and {amount}")
-    if request.stored_value_fen < amount and pay is None:
-        raise DomainError("pay_unavailable", "WeChat Pay is not set up for this mini-program")
     async with db.atomic():
         locked = await lock_member(member.id)
+        amount = request.original_fen - discount
+        coupon, coupon_off = None, 0
+        if request.coupon_id is not None:
+            coupon, coupon_off = await order_coupons.coupon_discount(
+                locked, request.coupon_id, request.store, amount, now
+            )
+            amount -= coupon_off
+        _check_payable(request, amount, pay)
         order = await Order.create(
             brand_id=member.brand_id,
             store=request.store,
@@ -196,15 +204,26 @@ async def _create_sale(
             client_key=request.client_key,
             original_fen=request.original_fen,
             discount_fen=discount,
+            coupon_id=request.coupon_id,
+            coupon_discount_fen=coupon_off,
             amount_fen=amount,
             description=check_text(request.description, "description", 127),
             **_pay_fields(pay if request.stored_value_fen < amount else None),
         )
+        if coupon is not None:
+            await order_coupons.reserve(coupon, order)
         await _hold_stored_value(locked, order, request.stored_value_fen)
         if order.wechat_fen == 0:
             await complete_order(order, locked, programme, now, transaction_id=None)
         await locked.save()
     return order
+
+
+def _check_payable(request: SaleRequest, amount: int, pay: PayTarget | None) -> None:
+    if not 0 <= request.stored_value_fen <= amount:
+        raise InvalidValueError("stored_value_fen", f"must be between 0 and {amount}")
+    if request.stored_value_fen < amount and pay is None:
+        raise DomainError("pay_unavailable", "WeChat Pay is not set up for this mini-program")
 
 
 def _pay_fields(pay: PayTarget | None) -> dict[str, Any]:
@@ -451,6 +470,7 @@ async def _close(order_id: int, now: datetime) -> int:
         )
         if not changed:
             return 0
+        await order_coupons.release_for(peek, now)
         if member is not None and peek.stored_value_fen:
             await stored_value.record(
                 member,

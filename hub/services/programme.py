@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from hub.errors import DomainError, InvalidValueError
 from hub.models.brand import Brand, Store
+from hub.models.coupon import CouponTemplate
 from hub.models.member import Member
 from hub.models.membership import (
     CardKind,
@@ -35,7 +35,7 @@ from hub.models.membership import (
 )
 from hub.services import audit
 from hub.services.audit import Actor
-from hub.services.fields import check_code
+from hub.services.fields import Code, Name
 
 # Settlement reads the programme on every payment: a change reaches other processes within
 # this many seconds (the process that applies it sees it at once).
@@ -49,16 +49,6 @@ MAX_MULTIPLIER_PERCENT = 1_000
 MAX_RECHARGE_FEN = 5_000_000
 
 
-def _normal_code(value: str) -> str:
-    try:
-        return check_code(value)
-    except InvalidValueError:
-        msg = "must be 1-32 lowercase letters, digits, '-' or '_', starting with a letter or digit"
-        raise ValueError(msg) from None
-
-
-Code = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_normal_code)]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
 Fen = Annotated[int, Field(gt=0, le=100_000_000)]
 
 
@@ -73,6 +63,9 @@ class LevelSpec(_Spec):
     discount_percent: int = Field(default=0, ge=0, le=MAX_DISCOUNT_PERCENT)
     points_multiplier_percent: int = Field(default=100, ge=0, le=MAX_MULTIPLIER_PERCENT)
     upgrade_gift_points: int = Field(default=0, ge=0, le=1_000_000)
+    # Coupon templates (codes): given once on first reaching the level, and on each birthday.
+    upgrade_coupons: list[Code] = Field(default_factory=list, max_length=10)
+    birthday_coupon: Code | None = None
     rolling_spend_fen: Fen | None = None
     rolling_months: int | None = Field(default=None, ge=1, le=60)
     cumulative_spend_fen: Fen | None = None
@@ -212,6 +205,8 @@ class LevelInfo:
     discount_percent: int
     points_multiplier_percent: int
     upgrade_gift_points: int
+    upgrade_coupons: tuple[str, ...]
+    birthday_coupon: str | None
     rolling_spend_fen: int | None
     rolling_months: int | None
     cumulative_spend_fen: int | None
@@ -339,6 +334,8 @@ def _level_info(level: Level) -> LevelInfo:
         discount_percent=level.discount_percent,
         points_multiplier_percent=level.points_multiplier_percent,
         upgrade_gift_points=level.upgrade_gift_points,
+        upgrade_coupons=tuple(level.upgrade_coupons),
+        birthday_coupon=level.birthday_coupon or None,
         rolling_spend_fen=level.rolling_spend_fen,
         rolling_months=level.rolling_months,
         cumulative_spend_fen=level.cumulative_spend_fen,
@@ -430,11 +427,30 @@ async def _apply_levels(brand: Brand, card: CardType, levels: list[LevelSpec]) -
         if code not in wanted:
             await _delete_level(level)
     for spec in levels:
+        await _check_coupons(brand, spec)
         fields: dict[str, Any] = spec.model_dump(exclude={"code"})
+        fields["birthday_coupon"] = spec.birthday_coupon or ""
         if spec.code in existing:
             await Level.filter(id=existing[spec.code].id).update(**fields)
         else:
             await Level.create(brand_id=brand.id, card_type_id=card.id, code=spec.code, **fields)
+
+
+async def _check_coupons(brand: Brand, spec: LevelSpec) -> None:
+    """Raises InvalidValueError unless every coupon the level gives is a template of the brand."""
+    codes = {*spec.upgrade_coupons, *([spec.birthday_coupon] if spec.birthday_coupon else [])}
+    known = set(
+        await CouponTemplate.filter(brand_id=brand.id, code__in=codes).values_list(
+            "code", flat=True
+        )
+    )
+    missing = sorted(codes - known)
+    if missing:
+        raise InvalidValueError(
+            f"levels.{spec.code}",
+            f"no coupon template {', '.join(missing)}: create it first",
+            reason="invalid_programme",
+        )
 
 
 async def _delete_level(level: Level) -> None:
@@ -507,6 +523,8 @@ def _card_spec(card: CardInfo) -> CardSpec:
                 discount_percent=level.discount_percent,
                 points_multiplier_percent=level.points_multiplier_percent,
                 upgrade_gift_points=level.upgrade_gift_points,
+                upgrade_coupons=list(level.upgrade_coupons),
+                birthday_coupon=level.birthday_coupon,
                 rolling_spend_fen=level.rolling_spend_fen,
                 rolling_months=level.rolling_months,
                 cumulative_spend_fen=level.cumulative_spend_fen,

@@ -29,7 +29,7 @@ from hub.models.order import Order, OrderKind, OrderStatus, Refund, RefundStatus
 from hub.models.points import PointsKind
 from hub.models.stored_value import StoredValueEntry, StoredValueKind
 from hub.queue import TaskName
-from hub.services import audit, levels, stored_value
+from hub.services import audit, levels, order_coupons, stored_value
 from hub.services.audit import Actor
 from hub.services.fields import check_text
 from hub.services.member_locks import lock_member_or_none
@@ -310,6 +310,8 @@ async def _apply(refund: Refund, order: Order, member: Member | None, programme:
         return
     if order.kind is OrderKind.SALE:
         await _reverse_sale(order, member, refund, before, sv_part)
+        if order.status is OrderStatus.REFUNDED:
+            await order_coupons.refund_for(order, _now())
     elif order.kind is OrderKind.RECHARGE:
         # Already held when it was asked for through wxhub: then this changes nothing.
         await _revoke_recharge(order, member, programme, refund, before, order.refunded_fen)

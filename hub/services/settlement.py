@@ -15,7 +15,7 @@ from hub.models.member import Member
 from hub.models.order import Order, OrderKind, OrderStatus, PaymentAnomaly
 from hub.models.points import PointsKind
 from hub.models.stored_value import StoredValueKind
-from hub.services import levels, stored_value
+from hub.services import levels, order_coupons, stored_value
 from hub.services.member_locks import lock_member_or_none
 from hub.services.points import PointsChange, lot_expiry, points_for_sale, record_change
 from hub.services.programme import Programme, load_programme
@@ -101,6 +101,8 @@ async def complete_order(
         return False
     order.status, order.paid_at, order.points_earned = OrderStatus.PAID, paid_at, points
     order.guide_id = member.guide_id if member else None
+    if order.coupon_id is not None:
+        await order_coupons.use_for(order, paid_at)
     if member is not None:
         await _credit(order, member, programme, paid_at)
     return True

@@ -8,17 +8,28 @@ own credentials, so the hub verifies the simulator's pushes, and the emitter's, 
 import itertools
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.accounts import Accounts
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import Brand, Region, Store
+from hub.models.coupon import CouponTemplate, IssueSource
 from hub.models.member import Member, MemberOpenid
 from hub.models.membership import CardType
 from hub.models.order import Order, OrderStatus
 from hub.models.staff import Staff, StaffRole
 from hub.resources import resource_dir
-from hub.services import accounts, brands, members, orders, programme, staff
+from hub.services import (
+    accounts,
+    brands,
+    coupon_templates,
+    coupons,
+    members,
+    orders,
+    programme,
+    staff,
+)
 from hub.services.accounts import Credentials, sealed_column
 from hub.services.audit import Actor
 from hub.simulator.hub_urls import hub_callback_url
@@ -50,6 +61,17 @@ _ORDERS = (
     ("carol", "s003", 12_800, "Demo Tea: a gift box (demo order 3)"),
 )
 _FEN_PER_YUAN = 100
+# Every demo member holds one: ¥10 off an order of ¥50 or more, for 30 days.
+_WELCOME_COUPON: dict[str, Any] = {
+    "code": "welcome",
+    "name": "¥10 off ¥50",
+    "kind": "cash_off",
+    "face_value_fen": 1_000,
+    "threshold_fen": 5_000,
+    "valid_days": 30,
+    "stock_total": 10_000,
+    "per_member_limit": 1,
+}
 
 
 @dataclass
@@ -96,7 +118,27 @@ async def seed_demo(world: World, vault: Vault, actor: Actor) -> SeedReport:
         user.key: await _member(brand, user, vault, next(homes), report) for user in world.users
     }
     await _orders(brand, world, stores, people, report)
+    await _coupons(brand, people, actor, report)
     return report
+
+
+async def _coupons(
+    brand: Brand, people: dict[str, Member], actor: Actor, report: SeedReport
+) -> None:
+    """A welcome coupon template, and one coupon of it for every demo member."""
+    template = await CouponTemplate.get_or_none(brand=brand, code=_WELCOME_COUPON["code"])
+    if template is None:
+        spec = coupon_templates.parse_template(_WELCOME_COUPON)
+        template, _ = await coupon_templates.save_template(brand.id, spec, actor)
+        report.created.append(f"coupon template {template.code}")
+    now = datetime.now(UTC)
+    for key, member in people.items():
+        issuance = coupons.Issuance(
+            template.id, member.id, f"demo:{template.code}:{member.id}", IssueSource.CLI
+        )
+        _, created = await coupons.issue_coupon(issuance, actor, now)
+        if created:
+            report.created.append(f"coupon {template.code} for member {key}")
 
 
 async def _programme(brand: Brand, actor: Actor, report: SeedReport) -> None:
@@ -359,6 +401,12 @@ async def try_next(world: World, simulator_url: str | None = None) -> list[str]:
     if orders_found and all(d.order.status is not OrderStatus.CREATED for d in orders_found):
         lines.append("  (the demo orders are paid: `wxhub inbox list` shows their callbacks)")
     lines += _other_callbacks(world)
+    clerk = await Staff.filter(brand__code=DEMO_BRAND, role=StaffRole.CLERK).order_by("id").first()
+    if clerk is not None:
+        lines.append(
+            f"  wxhub staff token {clerk.id} --brand {DEMO_BRAND}"
+            "    # a clerk's token for the staff API (coupon redemption)"
+        )
     lines += [
         "  wxhub inbox list",
         "  wxhub inbox stats",

@@ -40,6 +40,8 @@ def level(rank: int, **rules: int) -> LevelInfo:
         discount_percent=0,
         points_multiplier_percent=100,
         upgrade_gift_points=0,
+        upgrade_coupons=(),
+        birthday_coupon=None,
         rolling_spend_fen=rules.get("rolling_spend_fen"),
         rolling_months=rules.get("rolling_months"),
         cumulative_spend_fen=rules.get("cumulative_spend_fen"),
