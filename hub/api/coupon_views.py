@@ -13,12 +13,12 @@ from hub.models.coupon import Coupon, CouponTemplate, Redemption
 from hub.models.membership import Level
 from hub.services.coupon_templates import template_json
 from hub.services.coupons import Benefit
+from hub.services.redemptions import scan_key
 
 # Template ids are 32-bit, coupon and redemption ids 64-bit: a larger number is no id (and
 # would overflow the database's integer), so it is answered like an unknown one.
 INT_ID_MAX = 2**31 - 1
 BIGINT_ID_MAX = 2**63 - 1
-_SCAN_KEY = "scan:"
 
 
 def path_id(request: web.Request, name: str, reason: str, largest: int = INT_ID_MAX) -> int:
@@ -83,6 +83,7 @@ async def coupons_json(coupons: list[Coupon], now: datetime) -> list[dict[str, A
 
 def redemption_json(redemption: Redemption) -> dict[str, Any]:
     key = redemption.redemption_key
+    prefix = scan_key(redemption.store_id, "")
     return {
         "id": redemption.id,
         "coupon_id": redemption.coupon_id,
@@ -91,7 +92,7 @@ def redemption_json(redemption: Redemption) -> dict[str, Any]:
         "store_id": redemption.store_id,
         "staff_id": redemption.staff_id,
         # The till's scan_id; None for a use by a mini-program order (order_id).
-        "scan_id": key.removeprefix(_SCAN_KEY) if key.startswith(_SCAN_KEY) else None,
+        "scan_id": key.removeprefix(prefix) if key.startswith(prefix) else None,
         "order_id": redemption.order_id,
         "order_ref": redemption.order_ref,
         "order_amount_fen": redemption.order_amount_fen,

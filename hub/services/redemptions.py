@@ -2,7 +2,7 @@
 
 A scan is applied exactly once: the coupon's row is locked while its uses are counted, so two
 devices scanning one coupon at once give one redemption (or, for a count card, no more than its
-uses), and each scan carries the device's `scan_id`, unique per brand, so a retried request
+uses), and each scan carries the device's `scan_id`, unique within its store, so a retried request
 returns the first answer instead of using the coupon again. Lock order: member → coupon.
 """
 
@@ -76,7 +76,7 @@ async def redeem(
     at = scanned_at or now
     claims = coupon_tokens.verify_token(vault, scan.token)
     coupon_id = claims.coupon_id
-    key = f"scan:{scan_id}"
+    key = scan_key(scan.store.id, scan_id)
     # A retry is answered with the first redemption even once its token has lapsed.
     earlier = await _earlier(scan.store.brand_id, key, coupon_id)
     if earlier is not None:
@@ -90,6 +90,11 @@ async def redeem(
         if found is None:
             raise
         return found
+
+
+def scan_key(store_id: int, scan_id: str) -> str:
+    """A till scan's redemption key: scan_ids are the devices' own, unique within a store."""
+    return f"scan:{store_id}:{scan_id}"
 
 
 def _check_scan(scan: Scan) -> str:

@@ -490,6 +490,22 @@ async def test_a_scan_id_used_for_another_coupon_is_409(
     assert (await Coupon.get(id=two.id)).status is CouponStatus.AVAILABLE
 
 
+async def test_two_stores_tills_may_use_the_same_scan_id(
+    as_staff: Call, org: Org, member: Member, vault: Vault
+) -> None:
+    one = await _coupon(org, member)
+    two = await give(await make_template(org.brand, "other"), member)
+    in_s002 = scan(org, qr(vault, two.id), "0001") | {"store_id": org.stores["s002"].id}
+
+    first = await as_staff(
+        "clerk_s001", "POST", "/redemptions", scan(org, qr(vault, one.id), "0001")
+    )
+    second = await as_staff("clerk_s002", "POST", "/redemptions", in_s002)
+
+    assert (first[0], second[0]) == (201, 201)
+    assert first[1]["redemption"]["scan_id"] == second[1]["redemption"]["scan_id"] == "0001"
+
+
 async def test_a_redemption_is_audited_with_the_clerk_and_the_request_id(
     as_staff: Call, org: Org, member: Member, vault: Vault
 ) -> None:
