@@ -96,6 +96,7 @@ def _staff_api(router: web.UrlDispatcher) -> None:
     staff = "/api/staff/v1"
     router.add_get(f"{staff}/me", staff_api.show_me)
     router.add_get(f"{staff}/members", staff_api.look_up_member)
+    router.add_post(f"{staff}/members/{{member_id}}/points/adjustments", staff_api.adjust_points)
     router.add_get(f"{staff}/staff", staff_api.list_staff)
     router.add_post(f"{staff}/staff/{{staff_id}}/token", staff_api.issue_token)
     _staff_coupons(router, staff)

@@ -16,6 +16,7 @@ from hub.models.member import Member
 from hub.models.points import PointsEntry
 from hub.models.stored_value import StoredValueEntry
 from hub.services import points
+from hub.services.audit import Actor
 from hub.services.card_view import card_view
 from hub.services.members import find_member
 from hub.services.points import MAX_CHANGE
@@ -110,11 +111,18 @@ async def _change_points(request: web.Request, *, redeem: bool) -> web.Response:
         id=body.store_id, brand_id=caller.brand_id
     ):
         raise NotFoundError("store_not_found", f"no store {body.store_id}")
+    return await change_points(member, body, caller.actor, redeem=redeem)
+
+
+async def change_points(
+    member: Member, body: PointsBody, actor: Actor, *, redeem: bool
+) -> web.Response:
+    """Apply a checked points request (its store, if any, the brand's) and answer it."""
     change = points.PointsRequest(body.points, body.idempotency_key, body.reason, body.store_id)
     if redeem:
-        entry, created = await points.redeem_points(member.id, change, caller.actor)
+        entry, created = await points.redeem_points(member.id, change, actor)
     else:
-        entry, created = await points.adjust_points(member.id, change, caller.actor)
+        entry, created = await points.adjust_points(member.id, change, actor)
     balance = (await Member.get(id=entry.member_id)).points_balance
     return json_response(
         {"entry": points_entry_json(entry), "points_balance": balance},

@@ -6,13 +6,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from hub.api.bodies import Query, json_response, read_query
+from hub.api.bodies import Query, json_response, read_body, read_query
+from hub.api.open_members import PointsBody, change_points
 from hub.api.paging import Page, page_of
 from hub.api.staff_auth import staff_caller
 from hub.api.views import member_json, moment
 from hub.errors import InvalidValueError, NotFoundError
 from hub.keys import vault_key
-from hub.models.brand import Brand
+from hub.models.brand import Brand, Store
 from hub.models.staff import Staff
 from hub.services.card_view import card_view
 from hub.services.members import MAX_INT_ID, find_member
@@ -76,6 +77,28 @@ async def look_up_member(request: web.Request) -> web.Response:
     member = await find_member(staff.brand_id, vault, by=by, value=value)
     view = await card_view(member, datetime.now(UTC))
     return json_response({"member": member_json(member, view, vault, full_phone=False)})
+
+
+async def adjust_points(request: web.Request) -> web.Response:
+    """POST /api/staff/v1/members/{member_id}/points/adjustments: add or remove points by hand.
+
+    Head office only (adjust_points); a store named must be in the caller's scope.
+    """
+    caller = await staff_caller(request)
+    authorize(caller.staff, Permission.ADJUST_POINTS)
+    member = await find_member(
+        caller.staff.brand_id,
+        request.app[vault_key],
+        by="id",
+        value=request.match_info["member_id"],
+    )
+    body = await read_body(request, PointsBody)
+    if body.store_id is not None:
+        store = await Store.get_or_none(id=body.store_id, brand_id=caller.staff.brand_id)
+        if store is None:
+            raise NotFoundError("store_not_found", f"no store {body.store_id}")
+        authorize(caller.staff, Permission.ADJUST_POINTS, store)
+    return await change_points(member, body, caller.actor, redeem=False)
 
 
 async def list_staff(request: web.Request) -> web.Response:

@@ -194,6 +194,59 @@ async def test_another_brands_member_is_not_found(
         assert (status, body["reason"]) == (404, "member_not_found")
 
 
+async def adjust(
+    client: Client, token: str, member_id: int, body: dict[str, Any]
+) -> tuple[int, Any]:
+    answer = await client.post(
+        f"{STAFF_API}/members/{member_id}/points/adjustments",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return answer.status, await answer.json()
+
+
+async def test_head_office_adjusts_points_with_a_reason_once_per_key(
+    client: Client, tokens: dict[str, str], org: Org, member: Member
+) -> None:
+    body = {"points": 300, "reason": "missed a receipt", "idempotency_key": "hq-1"}
+    in_store = body | {"idempotency_key": "hq-2", "store_id": org.stores["s002"].id}
+
+    first = await adjust(client, tokens["hq"], member.id, body)
+    again = await adjust(client, tokens["hq"], member.id, body)
+    with_store = await adjust(client, tokens["hq"], member.id, in_store)
+
+    assert (first[0], first[1]["points_balance"]) == (201, 300)
+    assert (again[0], again[1]["entry"]["id"]) == (200, first[1]["entry"]["id"])
+    assert (with_store[0], with_store[1]["entry"]["store_id"]) == (201, org.stores["s002"].id)
+    audit = await AuditLog.filter(action="points.adjust").order_by("id").first()
+    assert audit is not None
+    assert (audit.actor_type.value, audit.actor_id) == ("staff", str(org.staff["hq"].id))
+
+
+@pytest.mark.parametrize("who", ["clerk_s001", "manager_s002", "region_south"])
+async def test_only_head_office_adjusts_points(
+    client: Client, tokens: dict[str, str], member: Member, who: str
+) -> None:
+    body = {"points": 5, "reason": "nice customer", "idempotency_key": "k"}
+
+    status, answer = await adjust(client, tokens[who], member.id, body)
+
+    assert (status, answer["reason"]) == (403, "forbidden")
+    assert (await Member.get(id=member.id)).points_balance == 0
+
+
+async def test_head_office_adjusts_no_other_brands_member(
+    client: Client, tokens: dict[str, str], org: Org, member: Member, settings: Settings
+) -> None:
+    theirs = await create_member(org.other_brand, load_vault(settings))
+    body = {"points": 5, "reason": "x", "idempotency_key": "k"}
+    other_store = body | {"store_id": org.other_store.id}
+
+    assert (await adjust(client, tokens["hq"], theirs.id, body))[0] == 404
+    status, answer = await adjust(client, tokens["hq"], member.id, other_store)
+    assert (status, answer["reason"]) == (404, "store_not_found")
+
+
 @pytest.mark.parametrize(
     ("params", "status", "reason"),
     [
