@@ -20,7 +20,8 @@
     │   └── PermissionDeniedError     known caller, not allowed to do this (HTTP 403)
     └── DeliveryError(retryable)      an outbound call failed; `retryable` says whether to retry
         ├── WeChatApiError            api.weixin / qyapi answered a non-zero errcode
-        └── PayApiError               api.mch.weixin answered an error status (or a bad signature)
+        ├── PayApiError               api.mch.weixin answered an error status (or a bad signature)
+        └── MessageValueError         a rendered message value breaks its keyword rule (not sent)
 
 `reason` is a short snake_case code for logs, metrics and 4xx bodies. Only hub/middleware.py
 turns these into HTTP answers, and hub/cli/main.py into exit statuses.
@@ -141,3 +142,12 @@ class PayApiError(DeliveryError):
         super().__init__(f"WeChat Pay API error {status} {code}: {message}", retryable=retryable)
         self.status = status
         self.code = code
+
+
+class MessageValueError(DeliveryError):
+    """A rendered subscription-message value breaks its keyword's rule: never sent, no retry."""
+
+    def __init__(self, message_name: str, keyword: str, problem: str) -> None:
+        super().__init__(f"message {message_name}: {keyword} {problem}", retryable=False)
+        self.message_name = message_name
+        self.keyword = keyword

@@ -163,13 +163,14 @@ async def claim(message_id: int) -> OutboxMessage | None:
     return await OutboxMessage.get(id=message_id) if claimed else None
 
 
-async def finish(message_id: int) -> None:
-    """The claimed row's effect is done."""
+async def finish(message_id: int, outcome: str | None = None) -> None:
+    """The claimed row's effect is done; `outcome` is what the task reported (kept on the row)."""
     await OutboxMessage.filter(id=message_id, status=OutboxStatus.RUNNING).update(
         status=OutboxStatus.DONE,
         attempts=F("attempts") + 1,
         done_at=datetime.now(UTC),
         last_error=None,
+        outcome=None if outcome is None else outcome[:64],
     )
 
 

@@ -18,8 +18,8 @@ class TaskName(StrEnum):
     @property
     def repeatable(self) -> bool:
         """Whether running the task again after an interruption is harmless."""
-        # A welcome message cut short may have been sent; repeating it could send it twice.
-        return self is not TaskName.WELCOME_CONTACT
+        # A message cut short may have been sent; repeating it could send it twice.
+        return self not in {TaskName.WELCOME_CONTACT, TaskName.NOTIFY_COUPON}
 
     # Retry or replay one stored callback (hub.callbacks.pipeline).
     PROCESS_CALLBACK = "process_callback"
@@ -29,6 +29,8 @@ class TaskName(StrEnum):
     WELCOME_CONTACT = "welcome_contact"
     # Ask WeChat Pay to refund the WeChat part of a refund (the notification settles it).
     REQUEST_PAY_REFUND = "request_pay_refund"
+    # Tell a member about a coupon by subscription message (issued, expiring soon).
+    NOTIFY_COUPON = "notify_coupon"
 
 
 def serialize_job(job: dict[str, Any]) -> bytes:

@@ -120,13 +120,16 @@ class MembershipSettings(_Section):
 
 
 class CouponSettings(_Section):
-    """How long a coupon's QR code lasts, and how long a store manager may undo a redemption."""
+    """A coupon's QR code lifetime, the undo window of a redemption, the expiry reminder."""
 
     # The mini-program shows a coupon as a QR of a signed token that expires this soon, and
     # fetches a new one before then: a photo of the screen is useless a minute later.
     qr_token_ttl_s: int = Field(ge=15, le=3600)
     # A redemption made by mistake can be undone this long after (by a store manager).
     undo_window_minutes: int = Field(ge=1, le=1440)
+    # Members are reminded (subscription message coupon_expiring) this many days before a
+    # coupon expires, once per coupon; 0 turns reminders off.
+    remind_days_before: int = Field(ge=0, le=60)
 
 
 class WorkerSettings(_Section):

@@ -62,5 +62,5 @@ async def carry_out(
             raise Retry(defer=RETRY_DELAYS_S[min(try_number, len(RETRY_DELAYS_S)) - 1]) from exc
         log.warning("outbox %d (%s) failed for good: %s", outbox_id, message.task, exc)
         return "failed"
-    await outbox.finish(outbox_id)
+    await outbox.finish(outbox_id, outcome)
     return outcome

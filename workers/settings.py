@@ -29,7 +29,7 @@ from workers.callbacks import process_callback, retry_callbacks
 from workers.channels_orders import sync_channels_order
 from workers.contact_welcome import WELCOME_MAX_TRIES, link_contact_member, welcome_contact
 from workers.context import WorkerDeps, deps
-from workers.coupons import expire_coupons, give_birthday_coupons
+from workers.coupons import expire_coupons, give_birthday_coupons, notify_coupon
 from workers.maintenance import prune_worker_presence
 from workers.membership import close_unpaid_orders, expire_points, forget_sessions, review_levels
 from workers.outbox_relay import MAX_TRIES, relay_outbox
@@ -52,6 +52,7 @@ FUNCTIONS = [
     func(sync_channels_order, name=TaskName.SYNC_CHANNELS_ORDER.value, max_tries=MAX_TRIES),
     func(link_contact_member, name=TaskName.LINK_CONTACT_MEMBER.value, max_tries=MAX_TRIES),
     func(request_pay_refund, name=TaskName.REQUEST_PAY_REFUND.value, max_tries=MAX_TRIES),
+    func(notify_coupon, name=TaskName.NOTIFY_COUPON.value, max_tries=MAX_TRIES),
     # The welcome is only accepted within 20 s.
     func(
         welcome_contact,
@@ -78,6 +79,7 @@ def cron_jobs() -> list[CronJob]:
         cron(review_levels, minute=20, second=15, run_at_startup=True, timeout=600),
         cron(forget_sessions, minute=30, second=15, timeout=300),
         cron(give_birthday_coupons, minute=40, second=15, run_at_startup=True, timeout=600),
+        # Expiry, then the "expiring soon" reminders it queues.
         cron(expire_coupons, minute=50, second=15, run_at_startup=True, timeout=300),
     ]
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import Field
 
+from hub import outbox
 from hub.api.bodies import Body, json_response, read_body, read_json, read_query
 from hub.api.coupon_views import BIGINT_ID_MAX, coupon_json, path_id, templates_json
 from hub.api.open_reports import DayRange
 from hub.api.paging import Page, page_of
 from hub.errors import InvalidValueError
-from hub.keys import vault_key
+from hub.keys import redis_key, vault_key
 from hub.models.coupon import CouponTemplate, IssueSource
 from hub.services import coupon_reports, coupon_templates
 from hub.services.audit import Actor
@@ -93,7 +94,10 @@ async def issue(
     member = await find_member(brand_id, request.app[vault_key], by="id", value=str(body.member_id))
     issuance = Issuance(template.id, member.id, body.issue_key, source)
     now = datetime.now(UTC)
-    coupon, created = await issue_coupon(issuance, actor, now)
+    async with outbox.collecting() as follow_ups:
+        coupon, created = await issue_coupon(issuance, actor, now)
+    # Committed: the member's message goes to the workers now (the relay would, within seconds).
+    await outbox.flush(follow_ups, request.app[redis_key])
     return json_response(
         {"coupon": coupon_json(coupon, template, now)}, status=201 if created else 200
     )

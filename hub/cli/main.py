@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from hub import db, runtime
-from hub.cli import admin, demo, inbox, membership, outbox, simulate, simulator
+from hub.cli import admin, demo, inbox, membership, messages, outbox, simulate, simulator
 from hub.errors import ConfigError, DomainError, StartupError
 from hub.logs import configure_logging
 from hub.settings import Settings, load_settings
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_parsers(commands)
     admin.add_parsers(commands)
     membership.add_parsers(commands)
+    messages.add_parsers(commands)
     inbox.add_parsers(commands)
     outbox.add_parsers(commands)
     simulator.add_parsers(commands)

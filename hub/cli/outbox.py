@@ -50,7 +50,7 @@ async def list_messages(args: argparse.Namespace, _settings: Settings) -> int:
     for row in await OutboxMessage.filter(**scope).order_by("-id").limit(args.limit):
         print(
             f"{row.id:>8} {row.created_at:%Y-%m-%d %H:%M:%S} {row.task:<20} "
-            f"{row.status.value:<8} {row.attempts:>3} {row.last_error or ''}"
+            f"{row.status.value:<8} {row.attempts:>3} {row.last_error or row.outcome or ''}"
         )
     return 0
 
@@ -64,7 +64,7 @@ async def show_message(args: argparse.Namespace, _settings: Settings) -> int:
     print(
         json.dumps(
             {"id": row.id, "task": row.task, "key": row.key, "status": row.status.value}
-            | {"attempts": row.attempts, "last_error": row.last_error}
+            | {"attempts": row.attempts, "last_error": row.last_error, "outcome": row.outcome}
             | {name: _iso(getattr(row, name)) for name in moments}
             | {"payload": row.payload},
             ensure_ascii=False,

@@ -29,6 +29,8 @@ class OutboxMessage(Model):
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)
     last_error: str | None = fields.TextField(null=True)
+    # What the finished task reported, e.g. "sent", "no_grant", "not_configured".
+    outcome = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     enqueued_at = fields.DatetimeField(null=True)
     # When the row was last handed to the queue or claimed by a task: a row still enqueued or

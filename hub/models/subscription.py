@@ -1,4 +1,4 @@
-"""Subscription messages: what each user allowed (per template) and what became of each send."""
+"""Subscription messages: each user's grants per template, each send, each brand's templates."""
 
 from enum import StrEnum
 
@@ -66,3 +66,32 @@ class SubscriptionMessage(Model):
 
     class Meta:
         table = "subscription_message"
+
+
+class MessageTemplate(Model):
+    """Which WeChat template a brand's message (templates/messages/<name>.toml) is sent with.
+
+    The brand adds a library template with the message's keywords to its mini-program and
+    records its id here; template ids differ per mini-program, so they are data.
+    """
+
+    id = fields.IntField(primary_key=True)
+    brand: fields.ForeignKeyRelation[Brand] = fields.ForeignKeyField(
+        "hub.Brand", related_name="message_templates", on_delete=fields.RESTRICT
+    )
+    brand_id: int
+    # The mini-program the template belongs to (sends go to the member's openid under it).
+    appid = fields.CharField(max_length=32)
+    # The message: the name of its file under templates/messages/ (e.g. "coupon_issued").
+    name = fields.CharField(max_length=64)
+    template_id = fields.CharField(max_length=64)
+    # The page the message opens; empty: the page of the message's file.
+    page = fields.CharField(max_length=255, default="")
+    # An inactive message is not sent (its outbox rows end "not_configured").
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "message_template"
+        unique_together = (("brand", "name"),)

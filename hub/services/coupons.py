@@ -4,6 +4,8 @@ Every path that gives a member a coupon — staff, the open API, a birthday or a
 campaign or a referral — calls `issue_coupon`. It locks the member (the lock order is member →
 coupon → template, as everywhere), checks the template's rules, takes one from the stock with a
 conditional UPDATE (so concurrent issuance never oversells) and is idempotent by its key.
+Each new coupon adds a follow-up that tells the member (subscription message coupon_issued);
+the expiry job queues the "expiring soon" reminder (coupon_expiring) once per coupon.
 """
 
 import logging
@@ -15,6 +17,7 @@ from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from hub import outbox
 from hub.errors import AlreadyExistsError, DomainError, InvalidValueError, NotFoundError
 from hub.models.brand import Store
 from hub.models.coupon import (
@@ -26,6 +29,7 @@ from hub.models.coupon import (
     StoreScope,
 )
 from hub.models.member import Member
+from hub.queue import TaskName
 from hub.services import audit
 from hub.services.audit import Actor
 from hub.services.fields import check_text
@@ -34,6 +38,11 @@ from hub.services.member_locks import lock_member, resolve_member
 log = logging.getLogger(__name__)
 
 _KEY_MAX = 128
+# The subscription messages about a coupon (templates/messages/<name>.toml).
+ISSUED_MESSAGE = "coupon_issued"
+EXPIRING_MESSAGE = "coupon_expiring"
+# Reminders are queued this many coupons per UPDATE: one statement stays short.
+_REMIND_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,17 @@ async def _issue_locked(
             "valid_until": valid_until.isoformat(),
         },
     )
+    await _notify(coupon, "issued", ISSUED_MESSAGE)
     return coupon, True
+
+
+async def _notify(coupon: Coupon, event: str, message: str) -> None:
+    """Add the follow-up that tells the member (in the caller's transaction; once per key)."""
+    await outbox.add(
+        TaskName.NOTIFY_COUPON,
+        f"coupon:{coupon.id}:{event}",
+        {"coupon_id": coupon.id, "message": message},
+    )
 
 
 async def _earlier(template: CouponTemplate, member: Member, key: str) -> Coupon:
@@ -322,3 +341,41 @@ async def expire_coupons(now: datetime) -> int:
     return await Coupon.filter(status=CouponStatus.AVAILABLE, valid_until__lte=now).update(
         status=CouponStatus.EXPIRED
     )
+
+
+async def queue_expiry_reminders(now: datetime, days_before: int) -> int:
+    """Queue "expiring soon" for coupons expiring within `days_before` days; returns how many.
+
+    Only available coupons not reminded yet; `days_before` 0 queues none.
+
+    Each coupon is claimed by a conditional UPDATE (reminded_at still empty) in the same
+    transaction as its follow-up, so runs at the same time queue each reminder once.
+    """
+    if days_before <= 0:
+        return 0
+    due = Q(
+        status=CouponStatus.AVAILABLE,
+        reminded_at__isnull=True,
+        valid_until__gt=now,
+        valid_until__lte=now + timedelta(days=days_before),
+    )
+    queued, after_id = 0, 0
+    while True:
+        batch = await (
+            Coupon.filter(due, id__gt=after_id).order_by("id").limit(_REMIND_BATCH).only("id")
+        )
+        if not batch:
+            return queued
+        for coupon in batch:
+            queued += await _remind(coupon, now)
+        after_id = batch[-1].id
+
+
+async def _remind(coupon: Coupon, now: datetime) -> int:
+    async with in_transaction():
+        claimed = await Coupon.filter(
+            id=coupon.id, reminded_at__isnull=True, status=CouponStatus.AVAILABLE
+        ).update(reminded_at=now)
+        if claimed:
+            await _notify(coupon, "expiring", EXPIRING_MESSAGE)
+    return claimed
