@@ -1,8 +1,8 @@
 """Issuing coupons to members, and what a coupon is worth on an order.
 
 Every path that gives a member a coupon — staff, the open API, a birthday or an upgrade, a
-campaign or a referral — calls `issue_coupon`. It locks the member (the lock order is member →
-coupon → template, as everywhere), checks the template's rules, takes one from the stock with a
+campaign or a referral — calls `issue_coupon`. It locks the member (then the template's stock row:
+member → template), checks the template's rules, takes one from the stock with a
 conditional UPDATE (so concurrent issuance never oversells) and is idempotent by its key.
 Each new coupon adds a follow-up that tells the member (subscription message coupon_issued);
 the expiry job queues the "expiring soon" reminder (coupon_expiring) once per coupon.
@@ -101,7 +101,7 @@ async def _issue_locked(
 ) -> tuple[Coupon, bool]:
     if await Coupon.exists(brand_id=template.brand_id, issue_key=key):
         return await _earlier(template, member, key), False
-    _check_template(template, member, now)
+    _check_template(template, member, now, check_level=source is not IssueSource.UPGRADE)
     await _check_member_limit(template, member)
     await _take_from_stock(template)
     valid_from, valid_until = validity(template, now)
@@ -172,12 +172,15 @@ async def give_coupon(
     return coupon if created else None
 
 
-def _check_template(template: CouponTemplate, member: Member, now: datetime) -> None:
+def _check_template(
+    template: CouponTemplate, member: Member, now: datetime, *, check_level: bool = True
+) -> None:
+    """An upgrade gift skips the level check: it is given for a level passed on the way up."""
     if not template.active:
         raise DomainError("template_inactive", f"coupon template {template.code} is retired")
     if template.valid_until is not None and template.valid_until <= now:
         raise DomainError("template_ended", f"coupon template {template.code} has ended")
-    if template.level_ids and member.level_id not in template.level_ids:
+    if check_level and template.level_ids and member.level_id not in template.level_ids:
         raise DomainError(
             "level_not_eligible", f"the member's level may not receive {template.code}"
         )

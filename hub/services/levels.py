@@ -14,7 +14,7 @@ from tortoise.functions import Sum
 
 from hub import db
 from hub.dates import add_months
-from hub.models.coupon import IssueSource
+from hub.models.coupon import CouponTemplate, IssueSource
 from hub.models.member import Member
 from hub.models.membership import LevelChange, LevelChangeReason
 from hub.models.order import Order, OrderKind, OrderStatus
@@ -240,9 +240,9 @@ async def _give_upgrade_gifts(
 ) -> None:
     """The gifts of every level passed on the way up (points, coupons), once per level."""
     floor = previous.rank if previous and previous.card_type_id == card.id else 0
+    passed = [level for level in card.levels if floor < level.rank <= target.rank]
+    await _give_upgrade_coupons(member, passed, now)
     for level in card.levels:
-        if floor < level.rank <= target.rank:
-            await _give_upgrade_coupons(member, level, now)
         if floor < level.rank <= target.rank and level.upgrade_gift_points:
             await record_change(
                 member,
@@ -257,8 +257,23 @@ async def _give_upgrade_gifts(
             )
 
 
-async def _give_upgrade_coupons(member: Member, level: LevelInfo, now: datetime) -> None:
-    for code in level.upgrade_coupons:
+async def _give_upgrade_coupons(member: Member, passed: list[LevelInfo], now: datetime) -> None:
+    """The coupons of the levels passed, given in template-id order.
+
+    Giving one holds its template's stock row lock until the payment commits: with one order
+    for every payment, two upgrades never wait on each other in a ring (a deadlock).
+    """
+    gifts = [(code, level) for level in passed for code in level.upgrade_coupons]
+    if not gifts:
+        return
+    codes = {code for code, _ in gifts}
+    ids = {
+        str(row["code"]): int(row["id"])
+        for row in await CouponTemplate.filter(brand_id=member.brand_id, code__in=codes).values(
+            "code", "id"
+        )
+    }
+    for code, level in sorted(gifts, key=lambda gift: ids.get(gift[0], 0)):
         key = f"member:{member.id}:level:{level.id}:coupon:{code}"
         await coupons.give_coupon(member, code, key, IssueSource.UPGRADE, Actor.system(), now)
 

@@ -111,7 +111,8 @@ async def refund_for(order: Order, now: datetime) -> None:
         return
     await Redemption.filter(id=redemption.id).update(undone_at=now)
     coupon.uses_left += 1
-    coupon.status = _unused_status(coupon, now)
+    if coupon.status is not CouponStatus.RESERVED:  # held by another order: it stays held
+        coupon.status = _unused_status(coupon, now)
     await coupon.save(update_fields=["uses_left", "status", "updated_at"])
 
 

@@ -123,7 +123,7 @@ async def _redeem(
         return earlier
     template = await CouponTemplate.get(id=coupon.template_id)
     check_usable(coupon, template, scan.store, at)
-    await _check_stacking(template, scan)
+    await _check_stacking(template, scan, coupon_id)
     gives = benefit(template, scan.order_amount_fen)
     coupon.uses_left -= 1
     if coupon.uses_left == 0:
@@ -153,7 +153,7 @@ async def _redeem(
     return Redeemed(redemption, coupon, template, gives, created=True)
 
 
-async def _check_stacking(template: CouponTemplate, scan: Scan) -> None:
+async def _check_stacking(template: CouponTemplate, scan: Scan, coupon_id: int) -> None:
     """Coupons used on one order of the till (same store and order_ref) must all be stackable.
 
     Raises:
@@ -162,9 +162,16 @@ async def _check_stacking(template: CouponTemplate, scan: Scan) -> None:
     order_ref = scan.order_ref.strip()
     if not order_ref:
         return
-    others = await Redemption.filter(
-        brand_id=scan.store.brand_id, store_id=scan.store.id, order_ref=order_ref, undone_at=None
-    ).values_list("template_id", flat=True)
+    others = (
+        await Redemption.filter(
+            brand_id=scan.store.brand_id,
+            store_id=scan.store.id,
+            order_ref=order_ref,
+            undone_at=None,
+        )
+        .exclude(coupon_id=coupon_id)
+        .values_list("template_id", flat=True)
+    )
     if not others:
         return
     alone = await CouponTemplate.filter(id__in={template.id, *others}, stackable=False).count()

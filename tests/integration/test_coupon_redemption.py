@@ -167,6 +167,23 @@ async def test_coupons_on_one_order_of_the_till_must_all_be_stackable(
     assert await Redemption.filter(coupon_id=second.id).count() == 1
 
 
+async def test_a_count_card_used_twice_on_one_order_is_no_stacking(
+    as_staff: Call, org: Org, member: Member, vault: Vault
+) -> None:
+    card = await give(await make_template(org.brand, "wash", "count_card"), member)
+    token = qr(vault, card.id)
+
+    first = await as_staff(
+        "clerk_s001", "POST", "/redemptions", scan(org, token, "w-1", order_ref="T-7")
+    )
+    second = await as_staff(
+        "clerk_s001", "POST", "/redemptions", scan(org, token, "w-2", order_ref="T-7")
+    )
+
+    assert (first[0], second[0]) == (201, 201)
+    assert (await Coupon.get(id=card.id)).uses_left == 1
+
+
 @pytest.mark.parametrize(("amount_fen", "discount_fen"), [(5_000, 1_000), (10_000, 1_500)])
 async def test_a_percent_off_coupon_takes_its_share_up_to_its_cap(
     as_staff: Call, org: Org, member: Member, vault: Vault, amount_fen: int, discount_fen: int
