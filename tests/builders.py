@@ -9,7 +9,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -20,8 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hub.models.account import ChannelsShop, MiniProgramApp, PayMerchant, PushFormat, WecomCorp
 from hub.models.brand import Brand, Store
 from hub.models.coupon import Coupon, CouponTemplate, IssueSource
-from hub.services import accounts, brands, coupon_templates, coupons, programme
+from hub.models.order import Order
+from hub.services import accounts, brands, coupon_templates, coupons, programme, settlement
 from hub.services.audit import Actor
+from hub.services.orders import PayTarget
+from hub.services.settlement import PaymentResult
 from hub.vault import Vault
 from hub.wechat import pay_v2
 from hub.wechat.message_crypto import PushCrypto
@@ -484,3 +487,25 @@ async def give_coupon(
     )
     coupon, _ = await coupons.issue_coupon(issuance, Actor.cli(), now or datetime.now(UTC))
     return coupon
+
+
+def pay_target(openid: str = "o_member") -> PayTarget:
+    """WeChat Pay through the test merchant, the order payable for 15 minutes."""
+    return PayTarget(MCHID, APPID, openid, datetime.now(UTC) + timedelta(minutes=15))
+
+
+async def pay_order(hub: HubBrand, order: Order, openid: str = "o_member") -> str:
+    """The payment notification of the order's WeChat part, settled as the callback would."""
+    return await settlement.settle_payment(
+        hub.brand.id,
+        PaymentResult(
+            mchid=MCHID,
+            appid=APPID,
+            out_trade_no=order.out_trade_no,
+            transaction_id="4200" + order.out_trade_no[1:],
+            amount_fen=order.wechat_fen,
+            payer_fen=order.wechat_fen,
+            paid_at=datetime.now(UTC),
+            openid=openid,
+        ),
+    )

@@ -11,16 +11,15 @@ from hub.models.coupon import Coupon, CouponStatus, Redemption
 from hub.models.member import Member
 from hub.models.membership import Level
 from hub.models.order import Order, OrderStatus
-from hub.services import orders, refunds, settlement
+from hub.services import orders, refunds
 from hub.services.audit import Actor
 from hub.services.members import create_member
-from hub.services.orders import PayTarget, SaleRequest
+from hub.services.orders import SaleRequest
 from hub.services.refunds import RefundResult
-from hub.services.settlement import PaymentResult
 from hub.settings import Settings
 from hub.vault import load_vault
 from tests import builders
-from tests.builders import APPID, MCHID, HubBrand
+from tests.builders import MCHID, HubBrand
 
 ACTOR = Actor.cli()
 
@@ -37,28 +36,14 @@ async def member(hub: HubBrand, settings: Settings) -> Member:
     return await create_member(hub.brand, load_vault(settings))
 
 
-def target() -> PayTarget:
-    return PayTarget(MCHID, APPID, "o_member", datetime.now(UTC) + timedelta(minutes=15))
+target = builders.pay_target
 
 
 async def sale(member: Member, request: SaleRequest) -> Order:
     return await orders.create_sale(member, request, target(), datetime.now(UTC))
 
 
-async def pay(hub: HubBrand, order: Order) -> str:
-    return await settlement.settle_payment(
-        hub.brand.id,
-        PaymentResult(
-            mchid=MCHID,
-            appid=APPID,
-            out_trade_no=order.out_trade_no,
-            transaction_id="4200" + order.out_trade_no[1:],
-            amount_fen=order.wechat_fen,
-            payer_fen=order.wechat_fen,
-            paid_at=datetime.now(UTC),
-            openid="o_member",
-        ),
-    )
+pay = builders.pay_order
 
 
 async def at_level(member: Member, code: str) -> Member:

@@ -10,16 +10,15 @@ from hub.models.order import Order, OrderStatus, RefundStatus
 from hub.models.outbox import OutboxMessage
 from hub.models.points import PointsEntry
 from hub.models.stored_value import StoredValueEntry, StoredValueKind
-from hub.services import orders, refunds, settlement
+from hub.services import orders, refunds
 from hub.services.audit import Actor
 from hub.services.members import create_member
-from hub.services.orders import PayTarget, SaleRequest
+from hub.services.orders import SaleRequest
 from hub.services.refunds import RefundResult
-from hub.services.settlement import PaymentResult
 from hub.settings import Settings
 from hub.vault import load_vault
 from tests import builders
-from tests.builders import APPID, MCHID, HubBrand
+from tests.builders import MCHID, HubBrand
 
 ACTOR = Actor.cli()
 
@@ -36,24 +35,10 @@ async def member(hub: HubBrand, settings: Settings) -> Member:
     return await create_member(hub.brand, load_vault(settings))
 
 
-def target() -> PayTarget:
-    return PayTarget(MCHID, APPID, "o_member", datetime.now(UTC) + timedelta(minutes=15))
+target = builders.pay_target
 
 
-async def pay(hub: HubBrand, order: Order) -> str:
-    return await settlement.settle_payment(
-        hub.brand.id,
-        PaymentResult(
-            mchid=MCHID,
-            appid=APPID,
-            out_trade_no=order.out_trade_no,
-            transaction_id="4200" + order.out_trade_no[1:],
-            amount_fen=order.wechat_fen,
-            payer_fen=order.wechat_fen,
-            paid_at=datetime.now(UTC),
-            openid="o_member",
-        ),
-    )
+pay = builders.pay_order
 
 
 async def refund_notice(hub: HubBrand, order: Order, out_refund_no: str, fen: int) -> str:
